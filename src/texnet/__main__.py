@@ -1,0 +1,5 @@
+import sys
+
+from texnet.cli import main
+
+sys.exit(main())

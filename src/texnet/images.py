@@ -1,0 +1,165 @@
+"""Image I/O: load anything PIL reads as RGB in [0, 1], save atomically, sizes, tiling.
+
+Images travel through texnet as float tensors shaped (3, H, W) or (B, 3, H, W)
+with values in [0, 1]; the descriptor does its own preprocessing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from texnet.errors import TexnetError
+from texnet.files import atomic_path
+
+# Above this many pixels we refuse to decode (PIL's decompression-bomb guard raises).
+MAX_PIXELS = 16384 * 16384
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+SAVE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
+# Sample images bundled with scikit-image, usable offline by name ("brick" or "skimage:brick").
+SAMPLE_FILES = {
+    "brick": "brick.png", "grass": "grass.png", "gravel": "gravel.png", "ihc": "ihc.png",
+    "hubble": "hubble_deep_field.jpg", "astronaut": "astronaut.png", "coffee": "coffee.png",
+    "chelsea": "chelsea.png", "rocket": "rocket.jpg", "retina": "retina.jpg",
+    "motorcycle": "motorcycle_left.png", "color": "color.png", "camera": "camera.png",
+    "coins": "coins.png", "moon": "moon.png",
+}
+# The colour photographs among them: the default content pool for stylization.
+SAMPLE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "motorcycle", "hubble", "retina", "ihc")
+
+
+def sample_path(name: str) -> Path:
+    """Path of a scikit-image sample by short name; TexnetError if unknown."""
+    name = name.removeprefix("skimage:")
+    if name not in SAMPLE_FILES:
+        raise TexnetError(f"unknown sample image '{name}'; known: {', '.join(sorted(SAMPLE_FILES))}")
+    import skimage  # only needed for the bundled samples
+
+    path = Path(skimage.__file__).parent / "data" / SAMPLE_FILES[name]
+    if not path.exists():
+        raise TexnetError(f"sample image '{name}' is missing from this scikit-image install ({path})")
+    return path
+
+
+def resolve_image_path(spec: str | os.PathLike) -> Path:
+    """A file path, or a bundled sample name when no such file exists."""
+    spec = str(spec)
+    path = Path(spec)
+    if spec.startswith("skimage:") or (not path.exists() and spec in SAMPLE_FILES):
+        return sample_path(spec)
+    if not path.exists():
+        raise TexnetError(f"image not found: {spec}")
+    if path.is_dir():
+        raise TexnetError(f"expected an image file, got a folder: {spec}")
+    return path
+
+
+def pil_to_tensor(img: Image.Image) -> torch.Tensor:
+    """Any PIL mode -> float RGB tensor (3, H, W) in [0, 1]; alpha is composited on white."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(img, dtype=np.float32)
+        arr = arr / (65535.0 if arr.max() > 255 else 255.0)
+        arr = np.repeat(arr[..., None], 3, axis=2)
+    elif img.mode == "F":
+        arr = np.clip(np.asarray(img, dtype=np.float32), 0, 1)
+        arr = np.repeat(arr[..., None], 3, axis=2)
+    else:
+        if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+            rgba = img.convert("RGBA")
+            background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            img = Image.alpha_composite(background, rgba)
+        arr = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+    return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).contiguous()
+
+
+def load_image(spec: str | os.PathLike, min_size: int = 1) -> torch.Tensor:
+    """Read an image file (or sample name) as RGB (3, H, W) in [0, 1] with clear errors."""
+    path = resolve_image_path(spec)
+    try:
+        with Image.open(path) as img:
+            if img.width * img.height > MAX_PIXELS:
+                raise Image.DecompressionBombError("too many pixels")
+            img.load()
+            tensor = pil_to_tensor(img)
+    except Image.DecompressionBombError:
+        raise TexnetError(f"image {path} is too large (more than {MAX_PIXELS} pixels)") from None
+    except UnidentifiedImageError:
+        raise TexnetError(f"not an image file (or an unsupported format): {path}") from None
+    except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt data
+        raise TexnetError(f"cannot read image {path}: {exc}") from None
+    h, w = tensor.shape[1:]
+    if min(h, w) < min_size:
+        raise TexnetError(f"image {path} is {w}x{h}; at least {min_size}x{min_size} pixels are needed")
+    return tensor
+
+
+def to_pil(image: torch.Tensor) -> Image.Image:
+    """(3, H, W) or (1, 3, H, W) tensor in [0, 1] -> 8-bit RGB PIL image (values clamped)."""
+    if image.dim() == 4:
+        if image.shape[0] != 1:
+            raise ValueError("to_pil takes one image, not a batch")
+        image = image[0]
+    arr = (image.detach().float().clamp(0, 1) * 255.0 + 0.5).to(torch.uint8)
+    return Image.fromarray(arr.permute(1, 2, 0).cpu().numpy(), "RGB")
+
+
+def check_output_suffix(path: str | os.PathLike) -> None:
+    """Fail early (before hours of work) when an output name has no image suffix we can write."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in SAVE_SUFFIXES:
+        raise TexnetError(f"cannot write '{path}': use one of {', '.join(SAVE_SUFFIXES)}")
+
+
+def save_image(image: torch.Tensor | Image.Image, path: str | os.PathLike) -> Path:
+    """Write atomically; the format follows the suffix."""
+    check_output_suffix(path)
+    pil = image if isinstance(image, Image.Image) else to_pil(image)
+    path = Path(path)
+    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF"}.get(path.suffix.lower())
+    with atomic_path(path) as tmp:
+        pil.save(tmp, format=fmt or path.suffix.lower().lstrip(".").upper(), **({"quality": 95} if fmt == "JPEG" else {}))
+    return path
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'512' -> (512, 512); '640x480' -> (width, height) = (640, 480)."""
+    match = re.fullmatch(r"\s*(\d+)\s*(?:[xX*]\s*(\d+)\s*)?", str(text))
+    if not match:
+        raise TexnetError(f"bad size '{text}': expected N or WxH, for example 512 or 640x480")
+    w = int(match.group(1))
+    h = int(match.group(2)) if match.group(2) else w
+    if w < 1 or h < 1:
+        raise TexnetError(f"bad size '{text}': width and height must be at least 1")
+    if w * h > MAX_PIXELS:
+        raise TexnetError(f"size {w}x{h} is too large (more than {MAX_PIXELS} pixels)")
+    return w, h
+
+
+def tile(image: torch.Tensor, rows: int = 2, cols: int = 2) -> torch.Tensor:
+    """Repeat an image in a grid: seams of a non-periodic image show at once."""
+    return image.repeat(*([1] * (image.dim() - 2)), rows, cols)
+
+
+def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Antialiased resize of (3, H, W) or (B, 3, H, W) to (width, height)."""
+    batched = image.dim() == 4
+    x = image if batched else image[None]
+    w, h = size
+    out = torch.nn.functional.interpolate(x, size=(h, w), mode="bilinear", align_corners=False,
+                                          antialias=(h < x.shape[2] or w < x.shape[3]))
+    return out if batched else out[0]
+
+
+def fit_within(shape: tuple[int, int], max_side: int) -> tuple[int, int]:
+    """(width, height) of an (H, W) shape scaled so its longer side is at most max_side."""
+    h, w = shape
+    scale = min(1.0, max_side / max(h, w))
+    return max(1, round(w * scale)), max(1, round(h * scale))

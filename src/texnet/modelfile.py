@@ -1,0 +1,81 @@
+"""Model and checkpoint files: safetensors tensors plus JSON metadata in the same file.
+
+Nothing is ever unpickled: safetensors holds raw tensors and a string header, so
+loading a model from a stranger is as safe as loading an image.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from texnet import __version__
+from texnet.errors import TexnetError
+from texnet.files import atomic_path
+from texnet.generators import GeneratorConfig, MultiScaleGenerator
+
+FORMAT = "texnet-model"
+CHECKPOINT_FORMAT = "texnet-checkpoint"
+FORMAT_VERSION = 1
+
+
+def _write(path: str | os.PathLike, tensors: dict[str, torch.Tensor], fmt: str, meta: dict[str, Any]) -> Path:
+    header = {"format": fmt, "format_version": str(FORMAT_VERSION),
+              "texnet": json.dumps({**meta, "texnet_version": __version__})}
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    with atomic_path(path, suffix=".tmp") as tmp:
+        save_file(tensors, str(tmp), metadata=header)
+    return Path(path)
+
+
+def _read(path: str | os.PathLike, fmt: str, what: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    path = Path(path)
+    if not path.exists():
+        raise TexnetError(f"{what} not found: {path}")
+    if path.is_dir():
+        raise TexnetError(f"expected a {what} file, got a folder: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            header = f.metadata() or {}
+            if header.get("format") != fmt:
+                raise TexnetError(f"{path} is not a {what} (format: {header.get('format', 'unknown')})")
+            meta = json.loads(header["texnet"])
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError, KeyError) as exc:
+        raise TexnetError(f"{path} is not a {what} (cannot read it as one: {exc})") from None
+    return tensors, meta
+
+
+def save_model(path: str | os.PathLike, generator: MultiScaleGenerator, meta: dict[str, Any]) -> Path:
+    """Write the generator's weights and buffers with `meta` (kind, descriptor, training, ...)."""
+    return _write(path, dict(generator.state_dict()), FORMAT,
+                  {**meta, "generator": generator.cfg.to_dict(), "parameters": generator.num_parameters()})
+
+
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[MultiScaleGenerator, dict]:
+    """A generator in eval mode, and its metadata."""
+    tensors, meta = _read(path, FORMAT, "texnet model")
+    try:
+        generator = MultiScaleGenerator(GeneratorConfig.from_dict(meta["generator"]))
+        generator.load_state_dict(tensors)
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise TexnetError(f"{path} is a damaged texnet model: {str(exc).splitlines()[0]}") from None
+    return generator.to(device).eval(), meta
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    return _read(path, FORMAT, "texnet model")[1]
+
+
+def save_checkpoint(path: str | os.PathLike, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:
+    return _write(path, tensors, CHECKPOINT_FORMAT, meta)
+
+
+def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    return _read(path, CHECKPOINT_FORMAT, "texnet checkpoint")

@@ -1,0 +1,258 @@
+"""The one training loop that texture and style generators share.
+
+An *objective* says what a batch is and what the loss is (texture: noise -> Gram
+loss; style: noise + content crops -> Gram + content loss). `fit` does the rest:
+Adam with the paper's step schedule, a progress bar, previews, checkpoints that
+`resume` continues from, Ctrl-C handling, the loss plot and the final model file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+import torch
+
+from texnet.errors import TexnetError
+from texnet.generators import MultiScaleGenerator
+from texnet.images import save_image
+from texnet.modelfile import load_checkpoint, save_checkpoint, save_model
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings; the defaults are the paper's (section 4)."""
+
+    size: int = 256  # side of the generated training samples
+    batch_size: int = 16
+    iterations: int = 2000
+    lr: float = 0.1
+    lr_decay: float = 0.7  # lr *= lr_decay at lr_decay_start and every lr_decay_every after
+    lr_decay_start: int = 1000
+    lr_decay_every: int = 200
+    preview_every: int = 100  # 0 disables previews
+    checkpoint_every: int = 50
+    seed: int = 0
+    device: str = "auto"
+
+    def with_overrides(self, **overrides: Any) -> "TrainConfig":
+        """Explicit options win over the preset; None means 'not given'."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    def lr_at(self, iteration: int) -> float:
+        if iteration < self.lr_decay_start or self.lr_decay_every <= 0:
+            return self.lr
+        steps = 1 + (iteration - self.lr_decay_start) // self.lr_decay_every
+        return self.lr * self.lr_decay**steps
+
+    def validate(self) -> None:
+        for name in ("size", "batch_size", "iterations"):
+            if getattr(self, name) < 1:
+                raise TexnetError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.lr <= 0:
+            raise TexnetError("--lr must be positive")
+
+
+def resolve_device(spec: str) -> torch.device:
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if spec.startswith("cuda") and not torch.cuda.is_available():
+        raise TexnetError("--device cuda was asked for but no CUDA GPU is available")
+    if spec != "cpu" and not spec.startswith("cuda"):
+        raise TexnetError(f"unknown device '{spec}': use cpu, cuda or auto")
+    return torch.device(spec)
+
+
+class Objective(Protocol):
+    """What a task contributes to the shared loop."""
+
+    def inputs(self, generator: MultiScaleGenerator, batch_size: int, size: int,
+               rng: torch.Generator) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+        """Noise (finest first) and optional content images for one training batch."""
+
+    def losses(self, images: torch.Tensor, content: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """Scalar loss terms; the key 'total' is what is minimised."""
+
+    def preview(self, generator: MultiScaleGenerator) -> torch.Tensor:
+        """One image (3, H, W) showing progress, made from fixed inputs."""
+
+
+@dataclass
+class Outputs:
+    """The files a training run writes next to the model."""
+
+    model: Path
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.model.with_name(self.model.name + ".ckpt")
+
+    @property
+    def previews(self) -> Path:
+        return self.model.with_name(self.model.name + ".previews")
+
+    @property
+    def loss_plot(self) -> Path:
+        return self.model.with_name(self.model.name + ".loss.png")
+
+
+@dataclass
+class History:
+    iterations: list[int] = field(default_factory=list)
+    terms: dict[str, list[float]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def add(self, iteration: int, values: dict[str, float]) -> None:
+        self.iterations.append(iteration)
+        for key, value in values.items():
+            self.terms.setdefault(key, []).append(value)
+
+    def final(self, window: int = 20) -> dict[str, float]:
+        """Mean of the last `window` logged values of each term (single batches are noisy)."""
+        return {k: sum(v[-window:]) / len(v[-window:]) for k, v in self.terms.items() if v}
+
+
+def fingerprint(data: dict[str, Any]) -> str:
+    """Identifies the inputs of a run so --resume refuses a checkpoint of a different run."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _state_tensors(generator: MultiScaleGenerator, optimizer: torch.optim.Optimizer,
+                   rng: torch.Generator) -> dict[str, torch.Tensor]:
+    tensors = {f"generator.{k}": v for k, v in generator.state_dict().items()}
+    for index, param in enumerate(generator.parameters()):
+        for key, value in optimizer.state.get(param, {}).items():
+            tensors[f"adam.{index}.{key}"] = torch.as_tensor(value).reshape(-1) if key == "step" else value
+    tensors["rng"] = rng.get_state()
+    return tensors
+
+
+def _restore(tensors: dict[str, torch.Tensor], generator: MultiScaleGenerator,
+             optimizer: torch.optim.Optimizer, rng: torch.Generator) -> None:
+    generator.load_state_dict({k[len("generator."):]: v for k, v in tensors.items() if k.startswith("generator.")})
+    device = next(generator.parameters()).device
+    for index, param in enumerate(generator.parameters()):
+        state = {}
+        for key in ("step", "exp_avg", "exp_avg_sq"):
+            name = f"adam.{index}.{key}"
+            if name in tensors:
+                value = tensors[name]
+                state[key] = value.reshape(()).float() if key == "step" else value.to(device)
+        if state:
+            optimizer.state[param] = state
+    rng.set_state(tensors["rng"])
+
+
+def plot_history(history: History, path: Path, title: str) -> None:
+    """Loss curve(s) on a log scale, written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from texnet.files import atomic_path
+
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    for key, values in history.terms.items():
+        if any(v > 0 for v in values):
+            ax.plot(history.iterations, values, label=key, linewidth=1)
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
+def fit(generator: MultiScaleGenerator, objective: Objective, cfg: TrainConfig, output: Path,
+        meta: dict[str, Any], resume: bool = False, progress: bool = True, log: Log = print) -> tuple[Path, History]:
+    """Train `generator` on `objective` and write the model file (plus checkpoint, previews, loss plot)."""
+    cfg.validate()
+    device = resolve_device(cfg.device)
+    outputs = Outputs(Path(output))
+    generator.to(device).train()
+    optimizer = torch.optim.Adam(generator.parameters(), lr=cfg.lr)
+    torch.manual_seed(cfg.seed)
+    rng = torch.Generator().manual_seed(cfg.seed)
+    run_id = fingerprint({"meta": meta, "train": {k: v for k, v in asdict(cfg).items()
+                                                   if k not in ("iterations", "preview_every", "checkpoint_every", "device")}})
+    history, start = History(), 0
+
+    if resume:
+        if not outputs.checkpoint.exists():
+            raise TexnetError(f"nothing to resume: no checkpoint {outputs.checkpoint}")
+        tensors, state = load_checkpoint(outputs.checkpoint)
+        if state.get("run_id") != run_id:
+            raise TexnetError(f"checkpoint {outputs.checkpoint} belongs to a run with different inputs or settings; "
+                              "use the same options as before, or start afresh without --resume")
+        _restore(tensors, generator, optimizer, rng)
+        start = int(state["iteration"])
+        history = History(state["history"]["iterations"], state["history"]["terms"], state["history"]["seconds"])
+        log(f"resuming from iteration {start} of {cfg.iterations}")
+
+    def checkpoint(iteration: int) -> None:
+        save_checkpoint(outputs.checkpoint, _state_tensors(generator, optimizer, rng),
+                        {"run_id": run_id, "iteration": iteration, "history": asdict(history)})
+
+    def preview(iteration: int) -> None:
+        generator.eval()
+        image = objective.preview(generator)
+        generator.train()
+        save_image(image, outputs.previews / f"iter_{iteration:06d}.png")
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=cfg.iterations, initial=start, disable=not progress, unit="it", dynamic_ncols=True)
+    iteration = start
+    began = time.perf_counter() - history.seconds
+    try:
+        for iteration in range(start, cfg.iterations):
+            for group in optimizer.param_groups:
+                group["lr"] = cfg.lr_at(iteration)
+            noise, content = objective.inputs(generator, cfg.batch_size, cfg.size, rng)
+            images = generator(noise, content)
+            terms = objective.losses(images, content)
+            optimizer.zero_grad(set_to_none=True)
+            terms["total"].backward()
+            optimizer.step()
+            values = {k: float(v.detach()) for k, v in terms.items()}
+            if not all(map(lambda v: v == v and abs(v) != float("inf"), values.values())):
+                raise TexnetError(f"training diverged at iteration {iteration + 1} (loss is not finite); "
+                                  "try a lower --lr")
+            history.add(iteration + 1, values)
+            history.seconds = time.perf_counter() - began
+            bar.set_postfix(loss=f"{values['total']:.4g}", lr=f"{cfg.lr_at(iteration):.3g}")
+            bar.update(1)
+            done = iteration + 1
+            if cfg.preview_every and (done % cfg.preview_every == 0 or done == cfg.iterations):
+                preview(done)
+            if cfg.checkpoint_every and done % cfg.checkpoint_every == 0 and done < cfg.iterations:
+                checkpoint(done)
+    except KeyboardInterrupt:
+        bar.close()
+        done = len(history.iterations) and history.iterations[-1]
+        checkpoint(done)
+        raise TexnetError(f"interrupted at iteration {done}; checkpoint saved to {outputs.checkpoint}, "
+                          "continue with --resume") from None
+    bar.close()
+
+    generator.eval()
+    final = history.final()
+    meta = {**meta, "training": {**meta.get("training", {}), **asdict(cfg), "device": str(device),
+                                 "seconds": round(history.seconds, 1), "final_loss": final}}
+    save_model(outputs.model, generator, meta)
+    plot_history(history, outputs.loss_plot, f"{meta.get('kind', 'texnet')} training: {outputs.model.name}")
+    outputs.checkpoint.unlink(missing_ok=True)
+    log(f"wrote {outputs.model} ({generator.num_parameters():,} parameters) in {history.seconds:.0f} s; "
+        f"final loss {final.get('total', float('nan')):.4g}; loss plot {outputs.loss_plot}")
+    return outputs.model, history

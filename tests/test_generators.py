@@ -1,0 +1,79 @@
+import pytest
+import torch
+
+from texnet.generators import GeneratorConfig, MultiScaleGenerator, scale_sizes
+from texnet.images import tile
+
+
+def test_parameter_counts_match_the_paper_and_released_code():
+    assert 60_000 < MultiScaleGenerator(GeneratorConfig(scales=5)).num_parameters() < 80_000
+    assert 110_000 < MultiScaleGenerator(GeneratorConfig(scales=6)).num_parameters() < 125_000
+
+
+@pytest.mark.parametrize("size", [(1, 1), (23, 37), (64, 64), (100, 33)])
+def test_any_output_size(size):
+    g = MultiScaleGenerator(GeneratorConfig(scales=5))
+    h, w = size
+    out = g.sample(h, w, batch=2, seed=0)
+    assert out.shape == (2, 3, h, w)
+    assert out.min() >= 0 and out.max() <= 1
+
+
+def test_same_seed_same_sample_other_seed_other_sample():
+    g = MultiScaleGenerator()
+    a, b, c = g.sample(40, 40, seed=3), g.sample(40, 40, seed=3), g.sample(40, 40, seed=4)
+    assert torch.equal(a, b)
+    assert not torch.allclose(a, c)
+
+
+def _trained_like(g):
+    """Give batch norm non-trivial running statistics, as after training."""
+    g.train()
+    with torch.no_grad():
+        for _ in range(3):
+            g(g.make_noise(4, 32, 32))
+    return g.eval()
+
+
+def test_output_is_periodic_shifting_noise_shifts_the_image():
+    # On a torus, rolling every noise map by the same physical offset rolls the output.
+    torch.manual_seed(0)
+    g = _trained_like(MultiScaleGenerator(GeneratorConfig(scales=4)))
+    noise = g.make_noise(1, 64, 48, torch.Generator().manual_seed(0))
+    shift = 8  # a whole coarsest-scale cell (2^(K-1))
+    rolled = [torch.roll(z, shifts=(shift // 2**s, shift // 2**s), dims=(2, 3)) for s, z in enumerate(noise)]
+    with torch.no_grad():
+        out, out_rolled = g(noise), g(rolled)
+    assert torch.allclose(torch.roll(out, shifts=(shift, shift), dims=(2, 3)), out_rolled, atol=1e-5)
+
+
+def seam_ratio(image):
+    """Mean jump across the 2x2 tiling seams divided by the mean jump between interior neighbours."""
+    t = tile(image)
+    h, w = image.shape[-2:]
+    across = (t[..., :, w] - t[..., :, w - 1]).abs().mean() + (t[..., h, :] - t[..., h - 1, :]).abs().mean()
+    inside = (image[..., :, 1:] - image[..., :, :-1]).abs().mean() + (image[..., 1:, :] - image[..., :-1, :]).abs().mean()
+    return float(across / inside)
+
+
+def test_odd_sizes_tile_without_seams():
+    torch.manual_seed(1)
+    g = _trained_like(MultiScaleGenerator(GeneratorConfig(scales=5)))
+    with torch.no_grad():
+        image = g(g.make_noise(1, 45, 61, torch.Generator().manual_seed(1)))[0]
+    assert 0.8 < seam_ratio(image) < 1.25
+    # a non-periodic image (a gradient) has an obvious seam by the same measure
+    ramp = torch.linspace(0, 1, 61).expand(3, 45, 61) + 0.01 * torch.rand(3, 45, 61)
+    assert seam_ratio(ramp) > 5
+
+
+def test_scale_sizes_round_up():
+    assert scale_sizes(100, 33, 3) == [(100, 33), (50, 17), (25, 9)]
+
+
+def test_stylization_generator_needs_content():
+    g = MultiScaleGenerator(GeneratorConfig(scales=3, content_channels=3))
+    content = torch.rand(1, 3, 29, 31)
+    assert g.sample(29, 31, content=content).shape == (1, 3, 29, 31)
+    with pytest.raises(ValueError):
+        g.sample(29, 31)
