@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from texnet import weights
-from texnet.descriptor import BLOCKS, WIDTHS, VGGDescriptor, layer_names, load_descriptor
+from texnet.descriptor import BLOCKS, WIDTHS, VGGDescriptor, load_descriptor
 from texnet.errors import TexnetError
 
 
@@ -80,7 +80,7 @@ def test_torchvision_state_dict_loads(tmp_path):
     assert source.name == "vgg19" and resolved == path
     model, info = load_descriptor(str(path), ["relu5_4"], "max")
     assert info.arch == "vgg19" and model.names[-1] == "relu5_4"
-    assert torch.equal(model.ops[layer_names("vgg19").index("relu3_4")][0].weight, state["features.16.weight"])
+    assert torch.equal(model.ops[model.names.index("relu3_4")][0].weight, state["features.16.weight"])
     assert model(torch.rand(1, 3, 32, 32))["relu5_4"].shape == (1, 512, 2, 2)
 
 

@@ -87,6 +87,33 @@ def cmd_train_texture(args: argparse.Namespace) -> None:
                   progress=not args.quiet)
 
 
+def cmd_train_style(args: argparse.Namespace) -> None:
+    from texnet.generators import GeneratorConfig
+    from texnet.style import PRESETS, StyleConfig, train_style
+
+    cfg = StyleConfig(descriptor=args.descriptor, pooling=args.pooling, content_weight=args.content_weight,
+                      tv_weight=args.tv_weight, style_size=args.style_size,
+                      generator=GeneratorConfig(scales=args.scales, content_channels=3, norm=args.norm,
+                                                padding="replicate"))
+    train_style(args.style, args.output, args.content, _train_config(args, PRESETS), cfg, resume=args.resume,
+                progress=not args.quiet)
+
+
+def cmd_stylize(args: argparse.Namespace) -> None:
+    from texnet.images import parse_size
+    from texnet.style import load_style_model
+    from texnet.stylize import StylizeOptions, stylize_paths
+    from texnet.train import resolve_device
+
+    if args.size and args.max_size:
+        raise TexnetError("give --size or --max-size, not both")
+    opts = StylizeOptions(size=parse_size(args.size) if args.size else None, max_size=args.max_size,
+                          noise_scale=args.noise_scale, preserve_color=args.preserve_color, seed=args.seed)
+    generator, _ = load_style_model(args.model, resolve_device(args.device))
+    for path in stylize_paths(generator, args.inputs, args.output, opts, progress=not args.quiet):
+        print(f"wrote {path}")
+
+
 def _numbered(path: Path, index: int, count: int) -> Path:
     if count == 1:
         return path
@@ -199,13 +226,49 @@ def build_parser() -> argparse.ArgumentParser:
                                    "MODEL.previews/, MODEL.loss.png and, while running, MODEL.ckpt.")
     p.add_argument("image", metavar="IMAGE")
     p.add_argument("-o", "--output", required=True, metavar="MODEL", help="model file to write (e.g. out/brick.texnet)")
-    _add_training_options(p, "128 px, batch 4, 400 iterations (about 4 minutes on a 2-core CPU)")
+    _add_training_options(p, "128 px, batch 2, 1200 iterations, lr 0.05 (about 6 minutes on a 2-core CPU)")
     p.add_argument("--exemplar-size", type=_positive_int, metavar="N",
                    help="rescale the exemplar so its longer side is N px (default: keep its pixel scale)")
     p.add_argument("--scales", type=_positive_int, default=5, metavar="K",
                    help="noise scales K of the generator (paper: 5, ~72K parameters; 6: ~117K)")
     p.add_argument("--tv-weight", type=_nonneg_float, default=0.0, help="total-variation weight against speckle")
     p.set_defaults(func=cmd_train_texture)
+
+    p = sub.add_parser("train-style", help="train a stylization generator on one style image",
+                       description="Train a generator that stylizes any photo in the style of STYLE (a painting). "
+                                   "Content crops come from --content DIR, or from scikit-image's colour photos. "
+                                   "Writes MODEL, MODEL.previews/ (a held-out photo), MODEL.loss.png.")
+    p.add_argument("style", metavar="STYLE", help="style image file (or a scikit-image sample name)")
+    p.add_argument("-o", "--output", required=True, metavar="MODEL", help="model file to write (e.g. out/starry.texnet)")
+    p.add_argument("--content", metavar="DIR", help="folder of content photos, searched recursively "
+                   "(jpg, png, webp, bmp, tiff); 16 photos suffice (paper). Default: scikit-image's photos")
+    _add_training_options(p, "128 px crops, batch 2, 600 iterations (about 5 minutes on a 2-core CPU)")
+    p.add_argument("--content-weight", type=_nonneg_float, default=1.0, metavar="ALPHA",
+                   help="weight of the content loss against the style loss (default 1.0; higher keeps more content)")
+    p.add_argument("--tv-weight", type=_nonneg_float, default=0.0, help="total-variation weight against speckle")
+    p.add_argument("--norm", choices=("batch", "instance"), default="instance",
+                   help="normalisation layers: instance (follow-up paper, default, clearly better) or batch (paper)")
+    p.add_argument("--scales", type=_positive_int, default=6, metavar="K", help="noise scales K (paper: 6)")
+    p.add_argument("--style-size", type=_positive_int, metavar="N",
+                   help="rescale the style image so its longer side is N px (default: keep its scale)")
+    p.set_defaults(func=cmd_train_style)
+
+    p = sub.add_parser("stylize", help="stylize photos, folders or videos with a style model",
+                       description="Stylize images, folders (the output folder mirrors them) or videos (mp4, webm, "
+                                   "gif; the same noise for every frame, output at the source frame rate).")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or videos")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="output file for one input, otherwise an output folder")
+    p.add_argument("--size", metavar="WxH", help="resize inputs to this size first")
+    p.add_argument("--max-size", type=_positive_int, metavar="N", help="shrink inputs whose longer side exceeds N")
+    p.add_argument("--noise-scale", type=_nonneg_float, default=1.0, metavar="S",
+                   help="scale of the input noise: above 1 more style, below 1 more content (default 1)")
+    p.add_argument("--preserve-color", action="store_true", help="keep the input's colours, transfer luminance only")
+    p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default auto)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_stylize)
 
     p = sub.add_parser("sample", help="sample textures of any size from a texture model",
                        description="Sample new textures from a trained texture model in one forward pass each.")

@@ -21,8 +21,12 @@ WIDTHS = (64, 128, 256, 512, 512)
 
 
 def layer_names(arch: str) -> list[str]:
-    """relu1_1, relu1_2, pool1, relu2_1, ... in network order."""
-    names = []
+    """pixels, relu1_1, relu1_2, pool1, relu2_1, ... in network order.
+
+    'pixels' is the RGB input itself: its Gram holds the mean colour and colour
+    covariance, which the (edge-tuned) VGG layers constrain only loosely.
+    """
+    names = ["pixels"]
     for b, count in enumerate(BLOCKS[arch], start=1):
         names += [f"relu{b}_{i}" for i in range(1, count + 1)]
         names.append(f"pool{b}")
@@ -53,6 +57,8 @@ class VGGDescriptor(nn.Module):
         if unknown:
             raise ValueError(f"{arch} has no layer(s) {', '.join(unknown)}; known: {', '.join(order)}")
         last = max(order.index(name) for name in self.layers)
+        order = order[1:]  # "pixels" is the input, not an operation
+        last -= 1
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
         self.names: list[str] = []
@@ -76,9 +82,11 @@ class VGGDescriptor(nn.Module):
         return super().train(False)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        x = (x - self.mean) / self.std
         out: dict[str, torch.Tensor] = {}
         wanted = set(self.layers)
+        if "pixels" in wanted:
+            out["pixels"] = x
+        x = (x - self.mean) / self.std
         for name, op in zip(self.names, self.ops):
             x = op(x)
             if name in wanted:

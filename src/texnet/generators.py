@@ -33,7 +33,13 @@ class GeneratorConfig:
     content_channels: int = 0  # 3 for stylization: the content image joins the noise at every scale
     kernels: tuple[int, ...] = (3, 3, 1)  # one conv block: 3x3, 3x3, 1x1 as in the paper
     norm: str = "batch"  # "batch" (paper) or "instance" (Ulyanov et al.'s follow-up)
+    padding: str = "circular"  # circular: periodic, tileable textures; "replicate" for photos (no wrap-around)
     activation: str = "leaky"  # "leaky" (LeakyReLU 0.01, authors' code) or "relu" (paper text)
+    # The last 1x1 conv speaks in 0..255 pixel units around mid-grey, as the authors' generator
+    # (which emits Caffe-space pixels) does: the paper's lr of 0.1 assumes that scale, and with
+    # [0, 1] outputs it makes the first Adam steps overshoot by orders of magnitude.
+    output_scale: float = 1 / 255
+    output_offset: float = 0.5
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -47,11 +53,33 @@ class GeneratorConfig:
         return cls(**values)
 
 
+class InstanceNorm(nn.InstanceNorm2d):
+    """Instance norm whose statistics can be frozen, so image tiles share the whole image's.
+
+    Per-tile statistics would give each tile of a large photo its own contrast; with
+    `frozen` set (see `frozen_statistics`) every tile is normalised alike.
+    """
+
+    def __init__(self, channels: int):
+        super().__init__(channels, affine=True)
+        self.frozen: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.record = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.frozen is None:
+            if self.record:
+                self.frozen = (x.mean(dim=(2, 3), keepdim=True), x.var(dim=(2, 3), keepdim=True, unbiased=False))
+            return super().forward(x)
+        mean, var = self.frozen
+        x = (x - mean) / torch.sqrt(var + self.eps)
+        return x * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
+
+
 def _norm(kind: str, channels: int) -> nn.Module:
     if kind == "batch":
         return nn.BatchNorm2d(channels)
     if kind == "instance":
-        return nn.InstanceNorm2d(channels, affine=True)
+        return InstanceNorm(channels)
     raise ValueError(f"norm must be 'batch' or 'instance', not {kind!r}")
 
 
@@ -67,7 +95,7 @@ def conv_block(in_ch: int, out_ch: int, cfg: GeneratorConfig) -> nn.Sequential:
     """Convolutions (circular padding, stride 1), each followed by norm and non-linearity."""
     layers: list[nn.Module] = []
     for k in cfg.kernels:
-        layers += [nn.Conv2d(in_ch, out_ch, k, padding=k // 2, padding_mode="circular"),
+        layers += [nn.Conv2d(in_ch, out_ch, k, padding=k // 2, padding_mode=cfg.padding),
                    _norm(cfg.norm, out_ch), _activation(cfg.activation)]
         in_ch = out_ch
     return nn.Sequential(*layers)
@@ -76,6 +104,32 @@ def conv_block(in_ch: int, out_ch: int, cfg: GeneratorConfig) -> nn.Sequential:
 def scale_sizes(height: int, width: int, scales: int) -> list[tuple[int, int]]:
     """Spatial size of each scale, finest first."""
     return [(math.ceil(height / 2**s), math.ceil(width / 2**s)) for s in range(scales)]
+
+
+class frozen_statistics:
+    """Context manager: record every InstanceNorm's statistics on `reference` inputs, then reuse them.
+
+    Used to stylize a huge photo in tiles: the reference is the whole photo at a size
+    that fits in memory, and all tiles are then normalised with its statistics.
+    """
+
+    def __init__(self, generator: "MultiScaleGenerator", noise: Sequence[torch.Tensor], content: torch.Tensor | None):
+        self.norms = [m for m in generator.modules() if isinstance(m, InstanceNorm)]
+        self.generator, self.noise, self.content = generator, noise, content
+
+    def __enter__(self) -> "frozen_statistics":
+        if self.norms:
+            for m in self.norms:
+                m.frozen, m.record = None, True
+            with torch.no_grad():
+                self.generator(self.noise, self.content)
+            for m in self.norms:
+                m.record = False
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for m in self.norms:
+            m.frozen, m.record = None, False
 
 
 class MultiScaleGenerator(nn.Module):
@@ -127,7 +181,7 @@ class MultiScaleGenerator(nn.Module):
             fine = self.branch_norms[j](self.branches[s](inputs[s]))
             up = self.up_norms[j](F.interpolate(x, size=fine.shape[-2:], mode="nearest"))
             x = self.joins[j](torch.cat([up, fine], dim=1))
-        return self.to_rgb(x)
+        return self.cfg.output_offset + self.cfg.output_scale * self.to_rgb(x)
 
     @torch.no_grad()
     def sample(self, height: int, width: int, batch: int = 1, seed: int | None = None,

@@ -14,6 +14,9 @@ from torch import nn
 
 PAPER_TEXTURE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 PAPER_CONTENT_LAYERS = ("relu4_2",)
+# texnet's default adds the Gram of the RGB pixels: it pins mean colour and colour covariance,
+# which the VGG layers leave loose (samples of a grey exemplar otherwise drift to yellow/purple casts).
+DEFAULT_TEXTURE_LAYERS = ("pixels",) + PAPER_TEXTURE_LAYERS
 
 
 def gram(features: torch.Tensor) -> torch.Tensor:
@@ -28,7 +31,13 @@ def gram(features: torch.Tensor) -> torch.Tensor:
 
 
 class TextureLoss(nn.Module):
-    """sum_l w_l * mean_ij (G_l(x)_ij - G_l(x0)_ij)^2 (paper eq. 5; Gatys et al.'s scaling up to 1/4)."""
+    """sum_l w_l * ||G_l(x) - G_l(x0)||^2 / ||G_l(x0)||^2: paper eq. 5, each layer as a relative error.
+
+    Raw Gram magnitudes differ by orders of magnitude between layers (and between
+    descriptors: 10^5 at relu1_1 vs 10^-2 at relu5_1 for vgg16-hed), so an unnormalised
+    sum silently trains on one or two layers. Dividing by the target's energy gives
+    every layer the same say and makes loss values comparable across descriptors.
+    """
 
     def __init__(self, targets: Mapping[str, torch.Tensor], layer_weights: Mapping[str, float] | None = None):
         super().__init__()
@@ -37,6 +46,7 @@ class TextureLoss(nn.Module):
         self.layer_weights = {name: float(weights.get(name, 1.0)) for name in self.layers}
         for name, target in targets.items():
             self.register_buffer(f"target_{name}", target.detach().clone())
+            self.register_buffer(f"scale_{name}", (target.detach() ** 2).sum().clamp_min(1e-12))
 
     @classmethod
     def from_features(cls, features: Mapping[str, torch.Tensor], layers: Sequence[str],
@@ -48,7 +58,8 @@ class TextureLoss(nn.Module):
         return getattr(self, f"target_{name}")
 
     def per_layer(self, features: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        return {name: ((gram(features[name]) - self.target(name)) ** 2).mean(dim=(1, 2)) for name in self.layers}
+        return {name: ((gram(features[name]) - self.target(name)) ** 2).sum(dim=(1, 2)) / getattr(self, f"scale_{name}")
+                for name in self.layers}
 
     def forward(self, features: Mapping[str, torch.Tensor]) -> torch.Tensor:
         terms = self.per_layer(features)
@@ -57,8 +68,17 @@ class TextureLoss(nn.Module):
 
 def content_loss(features: Mapping[str, torch.Tensor], targets: Mapping[str, torch.Tensor],
                  layers: Sequence[str] = PAPER_CONTENT_LAYERS) -> torch.Tensor:
-    """Mean squared difference of activations at the same positions (paper eq. 6, averaged)."""
-    return sum(((features[name] - targets[name]) ** 2).mean(dim=(1, 2, 3)) for name in layers)
+    """Paper eq. 6 as a relative error: ||F(x) - F(y)||^2 / ||F(y)||^2 per sample and layer.
+
+    Relative like the texture loss, so the content weight alpha means the same for any
+    descriptor and any image size (alpha = 1: both terms count alike).
+    """
+    total = 0
+    for name in layers:
+        target = targets[name]
+        energy = (target**2).mean(dim=(1, 2, 3)).clamp_min(1e-12)
+        total = total + ((features[name] - target) ** 2).mean(dim=(1, 2, 3)) / energy
+    return total
 
 
 def total_variation(images: torch.Tensor) -> torch.Tensor:

@@ -19,7 +19,7 @@ from texnet.descriptor import VGGDescriptor, load_descriptor
 from texnet.errors import TexnetError
 from texnet.generators import GeneratorConfig, MultiScaleGenerator
 from texnet.images import fit_within, load_image, resize, resolve_image_path
-from texnet.losses import PAPER_TEXTURE_LAYERS, TextureLoss, total_variation
+from texnet.losses import DEFAULT_TEXTURE_LAYERS, TextureLoss, total_variation
 from texnet.modelfile import load_model
 from texnet.train import History, TrainConfig, fit, resolve_device
 
@@ -27,8 +27,8 @@ from texnet.train import History, TrainConfig, fit, resolve_device
 # on a 2-core CPU to give a recognisable texture in under 10 minutes (see README).
 PRESETS = {
     "paper": TrainConfig(),
-    "quick": TrainConfig(size=128, batch_size=4, iterations=400, lr=0.1, lr_decay=0.7,
-                         lr_decay_start=200, lr_decay_every=50, preview_every=50),
+    "quick": TrainConfig(size=128, batch_size=2, iterations=1200, lr=0.05, lr_decay=0.7,
+                         lr_decay_start=600, lr_decay_every=120, preview_every=100),
 }
 
 MIN_EXEMPLAR = 32  # the descriptor pools 4 times before relu5_1
@@ -40,7 +40,7 @@ class TextureConfig:
     """What to match and with which generator (the model file records all of it)."""
 
     descriptor: str = "auto"
-    layers: tuple[str, ...] = PAPER_TEXTURE_LAYERS
+    layers: tuple[str, ...] = DEFAULT_TEXTURE_LAYERS
     layer_weights: dict[str, float] = field(default_factory=dict)
     pooling: str = "avg"
     exemplar_size: int | None = None  # longer side in pixels; None keeps the exemplar's own scale

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
@@ -214,9 +214,11 @@ def fit(generator: MultiScaleGenerator, objective: Objective, cfg: TrainConfig, 
 
     bar = tqdm(total=cfg.iterations, initial=start, disable=not progress, unit="it", dynamic_ncols=True)
     iteration = start
+    rng_state = rng.get_state()
     began = time.perf_counter() - history.seconds
     try:
         for iteration in range(start, cfg.iterations):
+            rng_state = rng.get_state()  # so an interrupted iteration can be redone identically
             for group in optimizer.param_groups:
                 group["lr"] = cfg.lr_at(iteration)
             noise, content = objective.inputs(generator, cfg.batch_size, cfg.size, rng)
@@ -240,7 +242,9 @@ def fit(generator: MultiScaleGenerator, objective: Objective, cfg: TrainConfig, 
                 checkpoint(done)
     except KeyboardInterrupt:
         bar.close()
-        done = len(history.iterations) and history.iterations[-1]
+        done = history.iterations[-1] if history.iterations else 0
+        if done == iteration:  # the interrupted iteration had drawn its inputs but not finished
+            rng.set_state(rng_state)
         checkpoint(done)
         raise TexnetError(f"interrupted at iteration {done}; checkpoint saved to {outputs.checkpoint}, "
                           "continue with --resume") from None

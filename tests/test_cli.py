@@ -1,0 +1,154 @@
+"""The CLI end to end, and every bad input: one error line, exit status 1, outputs untouched."""
+
+import errno
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from texnet.cli import main
+from texnet.errors import TexnetError
+from texnet.files import atomic_path
+
+TRAIN_TINY = ["--size", "32", "--batch-size", "1", "--iterations", "3", "--preview-every", "0", "--quiet"]
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code, err, match):
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("texnet: error:"), err
+    assert match in lines[0], lines[0]
+    assert "Traceback" not in err
+
+
+@pytest.fixture(scope="module")
+def trained_model(tmp_path_factory):
+    from texnet.images import load_image, save_image
+
+    folder = tmp_path_factory.mktemp("cli")
+    exemplar = folder / "ex.png"
+    save_image(load_image("gravel")[:, :48, :48], exemplar)
+    model = folder / "gravel.texnet"
+    assert main(["train-texture", str(exemplar), "-o", str(model), *TRAIN_TINY, "--seed", "3"]) == 0
+    return model
+
+
+def test_train_sample_info_end_to_end(trained_model, tmp_path, capsys):
+    assert trained_model.exists() and trained_model.with_name("gravel.texnet.loss.png").exists()
+    code, out, _ = run(capsys, "sample", trained_model, "-o", tmp_path / "s.png", "-n", "3", "--size", "37x21",
+                       "--seed", "7", "--tile-preview")
+    assert code == 0
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["s_01.png", "s_01.tiled.png", "s_02.png", "s_02.tiled.png", "s_03.png", "s_03.tiled.png"]
+    assert Image.open(tmp_path / "s_02.png").size == (37, 21)
+    assert Image.open(tmp_path / "s_02.tiled.png").size == (74, 42)
+    # same seed, same image
+    run(capsys, "sample", trained_model, "-o", tmp_path / "again.png", "--size", "37x21", "--seed", "8")
+    assert (tmp_path / "again.png").read_bytes() == (tmp_path / "s_02.png").read_bytes()
+
+    code, out, _ = run(capsys, "info", trained_model)
+    assert code == 0 and "parameters   71,659" in out and "vgg16-hed" in out and "K=5" in out
+
+
+def test_weights_list(capsys):
+    code, out, _ = run(capsys, "weights", "list")
+    assert code == 0 and "vgg16-hed" in out and "<- auto" in out and "vgg19" in out
+
+
+def test_help_for_every_command():
+    for command in (["--help"], ["train-texture", "--help"], ["sample", "--help"], ["info", "--help"],
+                    ["weights", "fetch", "--help"]):
+        proc = subprocess.run([sys.executable, "-m", "texnet", *command], capture_output=True, text=True)
+        assert proc.returncode == 0 and "usage: texnet" in proc.stdout
+
+
+def test_console_script_error_has_no_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "texnet", "sample", str(tmp_path / "nope.texnet"), "-o",
+                           str(tmp_path / "x.png")], capture_output=True, text=True)
+    assert_one_line_error(proc.returncode, proc.stderr, "not found")
+
+
+def _bad_images(folder: Path) -> dict[str, tuple[Path, str]]:
+    good = folder / "good.png"
+    Image.new("RGB", (64, 64), (200, 100, 50)).save(good)
+    corrupt = folder / "corrupt.png"
+    corrupt.write_bytes(b"this is not an image at all")
+    truncated = folder / "truncated.png"
+    data = good.read_bytes()
+    truncated.write_bytes(data[: len(data) // 2])
+    tiny = folder / "tiny.png"
+    Image.new("RGB", (1, 1)).save(tiny)
+    # a valid PNG header announcing 20000x20000 pixels (a decompression bomb)
+    import struct
+    import zlib
+
+    ihdr = struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    huge = folder / "huge.png"
+    huge.write_bytes(b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + chunk + struct.pack(">I", zlib.crc32(chunk)))
+    return {
+        "missing": (folder / "missing.png", "not found"),
+        "corrupt": (corrupt, "not an image"),
+        "truncated": (truncated, "cannot read image"),
+        "tiny": (tiny, "at least 32x32"),
+        "huge": (huge, "too large"),
+        "folder": (folder, "folder"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing", "corrupt", "truncated", "tiny", "huge", "folder"])
+def test_bad_exemplar_keeps_existing_model(case, tmp_path, capsys):
+    image, message = _bad_images(tmp_path)[case]
+    model = tmp_path / "precious.texnet"
+    model.write_bytes(b"an existing model")
+    code, _, err = run(capsys, "train-texture", image, "-o", model, *TRAIN_TINY)
+    assert_one_line_error(code, err, message)
+    assert model.read_bytes() == b"an existing model"
+
+
+@pytest.mark.parametrize("size", ["12xx", "0x5", "abc", "-3", "100000x100000"])
+def test_bad_size_string(size, trained_model, tmp_path, capsys):
+    out = tmp_path / "keep.png"
+    out.write_bytes(b"old")
+    code, _, err = run(capsys, "sample", trained_model, "-o", out, "--size", size)
+    assert_one_line_error(code, err, "size")
+    assert out.read_bytes() == b"old"
+
+
+def test_file_that_is_not_a_model(tmp_path, capsys):
+    fake = tmp_path / "fake.texnet"
+    Image.new("RGB", (8, 8)).save(fake, format="PNG")
+    for argv in (["sample", fake, "-o", tmp_path / "o.png"], ["info", fake]):
+        code, _, err = run(capsys, *argv)
+        assert_one_line_error(code, err, "not a texnet model")
+
+
+def test_unknown_output_format_fails_before_work(trained_model, tmp_path, capsys):
+    code, _, err = run(capsys, "sample", trained_model, "-o", tmp_path / "o.xyz")
+    assert_one_line_error(code, err, "cannot write")
+
+
+def test_bad_option_values_are_usage_errors(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train-texture", "brick", "-o", "x.texnet", "--iterations", "0"])
+    assert exc.value.code == 2
+    assert "at least 1" in capsys.readouterr().err
+
+
+def test_full_disk_keeps_the_old_file_and_leaves_no_temp(tmp_path):
+    target = tmp_path / "out.png"
+    target.write_bytes(b"old")
+    with pytest.raises(TexnetError, match="No space left"):
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(b"partial")
+            raise OSError(errno.ENOSPC, "No space left on device")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.png"]

@@ -1,0 +1,171 @@
+"""Stylization: training on a tiny pool, sizes, folders, videos, colour, noise scale, bad inputs."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from texnet.cli import main
+from texnet.errors import TexnetError
+from texnet.generators import GeneratorConfig, MultiScaleGenerator
+from texnet.images import load_image, save_image
+from texnet.style import ContentPool, StyleConfig, load_style_model, train_style
+from texnet.stylize import StylizeOptions, preserve_color, rgb_to_ycbcr, stylize_paths, stylize_tensor
+from texnet.train import TrainConfig
+
+
+def quiet(*_):
+    pass
+
+
+@pytest.fixture(scope="module")
+def content_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("content")
+    (folder / "sub").mkdir()
+    for i, name in enumerate(["astronaut", "coffee", "rocket"]):
+        image = load_image(name)[:, :80, :96]
+        save_image(image, folder / ("sub" if i == 2 else "") / f"{name}.{['png', 'jpg', 'webp'][i]}")
+    (folder / "notes.txt").write_text("not an image")
+    (folder / "broken.png").write_bytes(b"\x89PNG garbage")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def style_model(tmp_path_factory, content_dir):
+    folder = tmp_path_factory.mktemp("style")
+    style = folder / "style.png"
+    save_image(load_image("ihc")[:, :64, :64], style)
+    cfg = TrainConfig(size=32, batch_size=2, iterations=40, lr=0.05, preview_every=20, checkpoint_every=0)
+    messages = []
+    path, history = train_style(str(style), folder / "s.texnet", str(content_dir), cfg,
+                                StyleConfig(generator=GeneratorConfig(scales=4, content_channels=3, norm="instance",
+                                                                      padding="replicate")),
+                                progress=False, log=messages.append)
+    return path, history, messages
+
+
+def test_style_training_lowers_the_loss_and_reports_bad_files(style_model):
+    path, history, messages = style_model
+    total = history.terms["total"]
+    assert sum(total[-5:]) / 5 < 0.7 * sum(total[:5]) / 5
+    assert {"style", "content", "total"} <= set(history.terms)
+    assert sum("skipped 1 unreadable" in m and "broken.png" in m for m in messages) == 1
+    generator, meta = load_style_model(path)
+    assert meta["kind"] == "style" and sorted(meta["content_pool"]["images"]) == ["coffee.jpg", "rocket.webp"]
+    assert (path.parent / "s.texnet.previews" / "iter_000040.png").exists()
+
+
+def test_content_pool_crops_and_empty_pool(tmp_path, content_dir):
+    pool = ContentPool.load(content_dir, 24, quiet)
+    crops = pool.crops(3, 24, torch.Generator().manual_seed(0))
+    assert crops.shape == (3, 3, 24, 24)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "readme.md").write_text("x")
+    with pytest.raises(TexnetError, match="no usable content images"):
+        ContentPool.load(tmp_path / "empty", 24, quiet)
+
+
+@pytest.mark.parametrize("size", [(17, 31), (64, 45)])
+def test_output_size_equals_input_size(style_model, size):
+    generator, _ = load_style_model(style_model[0])
+    content = torch.rand(3, *size)
+    assert stylize_tensor(generator, content, StylizeOptions()).shape == (3, *size)
+
+
+def test_tiled_stylization_matches_whole_image_and_has_no_seams(style_model):
+    torch.manual_seed(0)
+    generator, _ = load_style_model(style_model[0])
+    content = torch.nn.functional.interpolate(torch.rand(1, 3, 12, 14), size=(150, 170), mode="bilinear")[0]
+    whole = stylize_tensor(generator, content, StylizeOptions(tile=1000))
+    tiled = stylize_tensor(generator, content, StylizeOptions(tile=64, overlap=24))
+    assert tiled.shape == whole.shape
+    # away from tile borders both agree closely; overall the difference stays small
+    assert (tiled - whole).abs().mean() < 0.05
+
+
+def test_preserve_color_keeps_the_chroma():
+    content, stylized = torch.rand(3, 20, 20), torch.rand(3, 20, 20)
+    out = preserve_color(stylized, content)
+    assert torch.allclose(rgb_to_ycbcr(out)[1:], rgb_to_ycbcr(content)[1:], atol=0.05)
+    assert torch.allclose(rgb_to_ycbcr(out)[0], rgb_to_ycbcr(stylized)[0], atol=0.05)
+
+
+def test_larger_noise_scale_moves_away_from_the_content(style_model):
+    generator, _ = load_style_model(style_model[0])
+    content = load_image("astronaut")[:, :64, :64]
+    near = stylize_tensor(generator, content, StylizeOptions(noise_scale=0.0))
+    far = stylize_tensor(generator, content, StylizeOptions(noise_scale=8.0))
+    assert (far - content).abs().mean() > (near - content).abs().mean()
+
+
+def _write_video(path, frames=5, size=(34, 46), fps=8):
+    import imageio.v2 as iio
+
+    rng = np.random.default_rng(0)
+    kwargs = {"duration": 1000 / fps, "loop": 0} if path.suffix == ".gif" else {"fps": fps, "macro_block_size": 1}
+    with iio.get_writer(str(path), **kwargs) as writer:
+        for _ in range(frames):
+            writer.append_data((rng.random((*size, 3)) * 255).astype(np.uint8))
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".gif"])
+def test_video_round_trip_keeps_frames_size_and_rate(style_model, tmp_path, suffix):
+    import imageio.v2 as iio
+
+    generator, _ = load_style_model(style_model[0])
+    src = tmp_path / f"clip{suffix}"
+    _write_video(src)
+    out = stylize_paths(generator, [str(src)], tmp_path / f"out{suffix}", StylizeOptions(), progress=False)[0]
+    reader = iio.get_reader(str(out))
+    meta = reader.get_meta_data()
+    frames = [f for f in reader]
+    assert len(frames) == 5 and frames[0].shape[:2] == (34, 46)
+    fps = meta["fps"] if "fps" in meta else 1000 / meta["duration"]
+    assert abs(fps - 8) < 0.5
+
+
+def test_corrupt_video_is_an_error_and_writes_nothing(style_model, tmp_path):
+    generator, _ = load_style_model(style_model[0])
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100)
+    with pytest.raises(TexnetError, match="cannot read"):
+        stylize_paths(generator, [str(bad)], tmp_path / "o.mp4", StylizeOptions(), progress=False)
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_folder_round_trip_mirrors_tree_and_skips_bad_files(style_model, content_dir, tmp_path, capsys):
+    code = main(["stylize", str(style_model[0]), str(content_dir), "-o", str(tmp_path / "out"), "--quiet"])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    written = sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert written == ["astronaut.png", "coffee.jpg", "sub/rocket.webp"]
+    assert "skipped" in out and "broken.png" in out
+    assert Image.open(tmp_path / "out" / "coffee.jpg").size == (96, 80)
+
+
+def test_cli_bad_inputs(style_model, tmp_path, capsys):
+    texture = MultiScaleGenerator(GeneratorConfig(scales=3))
+    from texnet.modelfile import save_model
+
+    texture_model = save_model(tmp_path / "tex.texnet", texture, {"kind": "texture"})
+    photo = tmp_path / "p.png"
+    Image.new("RGB", (40, 40)).save(photo)
+    (tmp_path / "empty").mkdir()
+    corrupt = tmp_path / "c.png"
+    corrupt.write_bytes(b"nope")
+    keep = tmp_path / "keep.png"
+    keep.write_bytes(b"old")
+    cases = [
+        (["stylize", texture_model, photo, "-o", keep], "not a style model"),
+        (["stylize", style_model[0], tmp_path / "empty", "-o", tmp_path / "o"], "no images or videos"),
+        (["stylize", style_model[0], corrupt, "-o", keep], "not an image"),
+        (["stylize", style_model[0], tmp_path / "missing.png", "-o", keep], "not found"),
+        (["stylize", style_model[0], photo, "-o", keep, "--size", "axb"], "bad size"),
+        (["train-style", photo, "-o", tmp_path / "m.texnet", "--content", tmp_path / "empty", "--iterations", "1"],
+         "no usable content images"),
+    ]
+    for argv, message in cases:
+        code = main([str(a) for a in argv])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 1 and len(err) == 1 and message in err[0], (argv, err)
+        assert keep.read_bytes() == b"old"

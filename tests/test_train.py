@@ -1,0 +1,92 @@
+import pytest
+import torch
+
+from texnet.errors import TexnetError
+from texnet.modelfile import load_model
+from texnet.texture import TextureConfig, load_texture_model, sample, train_texture
+from texnet.train import TrainConfig
+
+TINY = dict(size=32, batch_size=2, lr=0.05, preview_every=0, checkpoint_every=0, lr_decay_start=10**9)
+
+
+def quiet(*_):
+    pass
+
+
+def test_paper_schedule():
+    cfg = TrainConfig()
+    assert (cfg.size, cfg.batch_size, cfg.iterations, cfg.lr) == (256, 16, 2000, 0.1)
+    assert cfg.lr_at(999) == 0.1
+    assert cfg.lr_at(1000) == pytest.approx(0.07)
+    assert cfg.lr_at(1199) == pytest.approx(0.07)
+    assert cfg.lr_at(1200) == pytest.approx(0.049)
+    assert cfg.lr_at(1999) == pytest.approx(0.1 * 0.7**5)
+
+
+def test_tiny_training_run_lowers_the_texture_loss(tmp_path, small_exemplar, hed_descriptor_spec):
+    cfg = TrainConfig(iterations=60, preview_every=30, **{k: v for k, v in TINY.items() if k != "preview_every"})
+    out = tmp_path / "m.texnet"
+    path, history = train_texture(str(small_exemplar), out, cfg, TextureConfig(descriptor=hed_descriptor_spec),
+                                  progress=False, log=quiet)
+    losses = history.terms["texture"]
+    first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
+    assert last < 0.5 * first, (first, last)
+    generator, meta = load_model(path)
+    assert meta["kind"] == "texture" and meta["descriptor"]["source"] == "vgg16-hed"
+    assert meta["exemplar"]["sha256"] and meta["training"]["iterations"] == 60
+    assert (tmp_path / "m.texnet.loss.png").stat().st_size > 1000
+    assert sorted(p.name for p in (tmp_path / "m.texnet.previews").iterdir()) == ["iter_000030.png", "iter_000060.png"]
+    assert not (tmp_path / "m.texnet.ckpt").exists()
+    assert sample(path, 20, 30, n=2, seed=5, device="cpu").shape == (2, 3, 30, 20)
+
+
+class Interrupting:
+    """Wraps an objective and raises KeyboardInterrupt on the n-th loss evaluation (a Ctrl-C)."""
+
+    def __init__(self, inner, at):
+        self.inner, self.at, self.calls = inner, at, 0
+
+    def inputs(self, *args):
+        return self.inner.inputs(*args)
+
+    def preview(self, *args):
+        return self.inner.preview(*args)
+
+    def losses(self, *args):
+        self.calls += 1
+        if self.calls == self.at:
+            raise KeyboardInterrupt
+        return self.inner.losses(*args)
+
+
+def test_interrupted_run_resumes_to_the_same_model(tmp_path, small_exemplar, monkeypatch, hed_descriptor_spec):
+    import texnet.texture as texture
+
+    cfg = TrainConfig(iterations=12, **{**TINY, "checkpoint_every": 5})
+    tcfg = TextureConfig(descriptor=hed_descriptor_spec)
+    straight, _ = train_texture(str(small_exemplar), tmp_path / "a.texnet", cfg, tcfg, progress=False, log=quiet)
+
+    original = texture.TextureObjective
+    monkeypatch.setattr(texture, "TextureObjective", lambda *a, **k: Interrupting(original(*a, **k), at=8))
+    with pytest.raises(TexnetError, match="--resume"):
+        train_texture(str(small_exemplar), tmp_path / "b.texnet", cfg, tcfg, progress=False, log=quiet)
+    assert (tmp_path / "b.texnet.ckpt").exists() and not (tmp_path / "b.texnet").exists()
+    monkeypatch.setattr(texture, "TextureObjective", original)
+
+    # a different run refuses the checkpoint; the same run continues from iteration 7
+    other = TrainConfig(iterations=12, **{**TINY, "lr": 0.01})
+    with pytest.raises(TexnetError, match="different"):
+        train_texture(str(small_exemplar), tmp_path / "b.texnet", other, tcfg, resume=True, progress=False, log=quiet)
+    resumed, history = train_texture(str(small_exemplar), tmp_path / "b.texnet", cfg, tcfg, resume=True,
+                                     progress=False, log=quiet)
+    assert history.iterations == list(range(1, 13))
+    a, _ = load_texture_model(straight)
+    b, _ = load_texture_model(resumed)
+    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.allclose(pa.float(), pb.float(), atol=1e-5), name
+
+
+def test_resume_without_checkpoint_is_an_error(tmp_path, small_exemplar, hed_descriptor_spec):
+    with pytest.raises(TexnetError, match="nothing to resume"):
+        train_texture(str(small_exemplar), tmp_path / "c.texnet", TrainConfig(iterations=2, **TINY),
+                      TextureConfig(descriptor=hed_descriptor_spec), resume=True, progress=False, log=quiet)
