@@ -6,7 +6,7 @@ from texnet.modelfile import load_model
 from texnet.texture import TextureConfig, load_texture_model, sample, train_texture
 from texnet.train import TrainConfig
 
-TINY = dict(size=32, batch_size=2, lr=0.05, preview_every=0, checkpoint_every=0, lr_decay_start=10**9)
+TINY = dict(size=48, batch_size=2, lr=0.1, preview_every=0, checkpoint_every=0, lr_decay_start=10**9)
 
 
 def quiet(*_):

@@ -114,6 +114,63 @@ def cmd_stylize(args: argparse.Namespace) -> None:
         print(f"wrote {path}")
 
 
+def _optimize_config(args: argparse.Namespace):
+    from texnet.optimize import OptimizeConfig
+
+    return OptimizeConfig(iterations=args.iterations, optimizer=args.optimizer, lr=args.lr, seed=args.seed,
+                          device=args.device)
+
+
+def cmd_optimize_texture(args: argparse.Namespace) -> None:
+    from texnet.images import check_output_suffix, parse_size, save_image
+    from texnet.optimize import optimize_texture
+    from texnet.texture import TextureConfig
+
+    width, height = parse_size(args.size)
+    check_output_suffix(args.output)
+    cfg = TextureConfig(descriptor=args.descriptor, pooling=args.pooling, exemplar_size=args.exemplar_size,
+                        tv_weight=args.tv_weight)
+    image, trace = optimize_texture(args.image, width, height, _optimize_config(args), cfg, progress=not args.quiet)
+    print(f"wrote {save_image(image, args.output)} (loss {trace.losses[-1]:.4g} after {len(trace.losses)} "
+          f"iterations, {trace.seconds[-1]:.1f} s)")
+
+
+def cmd_optimize_style(args: argparse.Namespace) -> None:
+    from texnet.images import check_output_suffix, parse_size, save_image
+    from texnet.optimize import optimize_style
+    from texnet.style import StyleConfig
+
+    check_output_suffix(args.output)
+    cfg = StyleConfig(descriptor=args.descriptor, pooling=args.pooling, content_weight=args.content_weight,
+                      tv_weight=args.tv_weight, style_size=args.style_size)
+    image, trace = optimize_style(args.content, args.style, _optimize_config(args), cfg,
+                                  size=parse_size(args.size) if args.size else None, max_size=args.max_size,
+                                  init=args.init, progress=not args.quiet)
+    print(f"wrote {save_image(image, args.output)} (loss {trace.losses[-1]:.4g} after {len(trace.losses)} "
+          f"iterations, {trace.seconds[-1]:.1f} s)")
+
+
+def _add_optimize_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--iterations", type=_positive_int, default=500, help="loss evaluations (default 500)")
+    p.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs", help="default lbfgs (as Gatys et al.)")
+    p.add_argument("--lr", type=_positive_float, help="step size (default 1.0 for lbfgs, 0.02 for adam)")
+    p.add_argument("--tv-weight", type=_nonneg_float, default=0.0, help="total-variation weight against speckle")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random start image")
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default auto)")
+    p.add_argument("--descriptor", default="auto", metavar="auto|vgg19|vgg16-hed|PATH")
+    p.add_argument("--pooling", choices=("avg", "max"), default="avg")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def cmd_bench(args: argparse.Namespace) -> None:
+    from texnet.bench import BenchConfig, run
+    from texnet.train import resolve_device
+
+    device = str(resolve_device(args.device))
+    cfg = BenchConfig.quick(device) if args.quick else BenchConfig(device=device)
+    run(cfg, args.out, extra=args.exemplars)
+
+
 def _numbered(path: Path, index: int, count: int) -> Path:
     if count == 1:
         return path
@@ -146,7 +203,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
         written = [str(path)]
         if args.tile_preview:
             written.append(str(save_image(tile(image), path.with_name(f"{path.stem}.tiled{path.suffix}"))))
-        print("wrote " + ", ".join(written))
+        tqdm.write("wrote " + ", ".join(written))
 
 
 def cmd_info(args: argparse.Namespace) -> None:
@@ -269,6 +326,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default auto)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_stylize)
+
+    p = sub.add_parser("optimize", help="the optimisation baseline (Gatys et al.): slow, best quality",
+                       description="Synthesise one texture, or stylize one photo, by optimising its pixels "
+                                   "against the same losses the generators learn (Gatys et al. 2015).")
+    osub = p.add_subparsers(dest="optimize_command", metavar="TASK", required=True)
+    o = osub.add_parser("texture", help="synthesise a texture by optimisation",
+                        description="Optimise a random image until its Gram statistics match IMAGE's.")
+    o.add_argument("image", metavar="IMAGE")
+    o.add_argument("-o", "--output", required=True, metavar="OUT.png")
+    o.add_argument("--size", default="256x256", metavar="WxH", help="output size (default 256x256)")
+    o.add_argument("--exemplar-size", type=_positive_int, metavar="N", help="rescale the exemplar's longer side to N")
+    _add_optimize_options(o)
+    o.set_defaults(func=cmd_optimize_texture)
+    o = osub.add_parser("style", help="stylize one photo by optimisation",
+                        description="Optimise an image to keep CONTENT's content and take STYLE's style.")
+    o.add_argument("content", metavar="CONTENT")
+    o.add_argument("style", metavar="STYLE")
+    o.add_argument("-o", "--output", required=True, metavar="OUT.png")
+    o.add_argument("--size", metavar="WxH", help="resize the photo to this size")
+    o.add_argument("--max-size", type=_positive_int, default=512, metavar="N",
+                   help="shrink the photo so its longer side is at most N (default 512)")
+    o.add_argument("--content-weight", type=_nonneg_float, default=1.0, metavar="ALPHA", help="default 1.0")
+    o.add_argument("--style-size", type=_positive_int, metavar="N", help="rescale the style image's longer side to N")
+    o.add_argument("--init", choices=("content", "noise"), default="content", help="start image (default content)")
+    _add_optimize_options(o)
+    o.set_defaults(func=cmd_optimize_style)
+
+    p = sub.add_parser("bench", help="measure generator vs optimisation: speed, memory, quality",
+                       description="Benchmark the paper's claims on this machine: generator vs optimisation "
+                                   "(Gatys et al.) speed, peak memory and quality, for textures and stylization. "
+                                   "Trains (or reuses from OUT/models) the generators it needs. Writes bench.json, "
+                                   "bench.md and bench.png. About 25 minutes on a 2-core CPU; --quick: a smoke run.")
+    p.add_argument("exemplars", nargs="*", metavar="IMAGE", help="extra exemplars besides gravel and ihc")
+    p.add_argument("--quick", action="store_true", help="tiny sizes and iteration counts (a smoke test)")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    p.add_argument("--out", default="bench-out", metavar="DIR", help="output folder (default bench-out)")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("sample", help="sample textures of any size from a texture model",
                        description="Sample new textures from a trained texture model in one forward pass each.")

@@ -135,7 +135,7 @@ class frozen_statistics:
 class MultiScaleGenerator(nn.Module):
     """g(z) or g(y, z): a list of noise tensors (finest first), optionally a content image."""
 
-    def __init__(self, cfg: GeneratorConfig | None = None):
+    def __init__(self, cfg: GeneratorConfig | None = None, seed: int | None = None):
         super().__init__()
         self.cfg = cfg = cfg or GeneratorConfig()
         if cfg.scales < 1:
@@ -152,9 +152,10 @@ class MultiScaleGenerator(nn.Module):
             self.branch_norms.append(_norm(cfg.norm, cfg.channels))
             self.joins.append(conv_block(coarse + cfg.channels, coarse + cfg.channels, cfg))
         self.to_rgb = nn.Conv2d(cfg.channels * cfg.scales, 3, 1)
+        rng = torch.Generator().manual_seed(seed) if seed is not None else None
         for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.xavier_uniform_(module.weight)
+            if isinstance(module, nn.Conv2d):  # Xavier, as in the paper
+                nn.init.xavier_uniform_(module.weight, generator=rng)
                 nn.init.zeros_(module.bias)
 
     def num_parameters(self) -> int:

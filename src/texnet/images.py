@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -84,7 +85,8 @@ def load_image(spec: str | os.PathLike, min_size: int = 1) -> torch.Tensor:
     """Read an image file (or sample name) as RGB (3, H, W) in [0, 1] with clear errors."""
     path = resolve_image_path(spec)
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings(), Image.open(path) as img:
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # checked just below
             if img.width * img.height > MAX_PIXELS:
                 raise Image.DecompressionBombError("too many pixels")
             img.load()

@@ -167,7 +167,7 @@ def train_style(style: str, output: str | Path, content: str | None = None, trai
         f"{cfg.generator.norm} norm on {device}")
     with torch.no_grad():
         style_loss = TextureLoss.from_features(descriptor(style_image.to(device)), cfg.style_layers).to(device)
-    generator = MultiScaleGenerator(cfg.generator)
+    generator = MultiScaleGenerator(cfg.generator, seed=train.seed)
     objective = StyleObjective(descriptor, style_loss, pool, cfg, device)
     meta = {
         "kind": "style",

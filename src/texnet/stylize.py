@@ -212,7 +212,7 @@ def stylize_video(generator: MultiScaleGenerator, path: str | Path, out: str | P
     written = 0
     with atomic_path(out) as tmp:
         if out.suffix.lower() == ".gif":
-            writer = iio.get_writer(str(tmp), format="GIF", mode="I", duration=1000.0 / fps, loop=0)
+            writer = iio.get_writer(str(tmp), format="GIF", mode="I", duration=round(1000.0 / fps), loop=0)
         else:
             codec = "libvpx-vp9" if out.suffix.lower() == ".webm" else "libx264"
             writer = iio.get_writer(str(tmp), format="FFMPEG", fps=fps, codec=codec, macro_block_size=1,

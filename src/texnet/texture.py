@@ -130,7 +130,7 @@ def train_texture(image: str, output: str | Path, train: TrainConfig | None = No
     log(f"exemplar: {exemplar_info['file']} at {w}x{h} px; training samples {train.size}x{train.size}, "
         f"batch {train.batch_size}, {train.iterations} iterations on {device}")
     loss = build_texture_loss(descriptor, exemplar.to(device), cfg).to(device)
-    generator = MultiScaleGenerator(cfg.generator)
+    generator = MultiScaleGenerator(cfg.generator, seed=train.seed)
     objective = TextureObjective(descriptor, loss, cfg.tv_weight, preview_size=max(train.size, 256), device=device)
     meta = {
         "kind": "texture",

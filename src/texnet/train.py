@@ -215,10 +215,13 @@ def fit(generator: MultiScaleGenerator, objective: Objective, cfg: TrainConfig, 
     bar = tqdm(total=cfg.iterations, initial=start, disable=not progress, unit="it", dynamic_ncols=True)
     iteration = start
     rng_state = rng.get_state()
+    buffers = {k: v.clone() for k, v in generator.named_buffers()}
     began = time.perf_counter() - history.seconds
     try:
         for iteration in range(start, cfg.iterations):
-            rng_state = rng.get_state()  # so an interrupted iteration can be redone identically
+            # so an interrupted iteration can be redone identically: its noise and the norm statistics
+            rng_state = rng.get_state()
+            buffers = {k: v.clone() for k, v in generator.named_buffers()}
             for group in optimizer.param_groups:
                 group["lr"] = cfg.lr_at(iteration)
             noise, content = objective.inputs(generator, cfg.batch_size, cfg.size, rng)
@@ -243,8 +246,9 @@ def fit(generator: MultiScaleGenerator, objective: Objective, cfg: TrainConfig, 
     except KeyboardInterrupt:
         bar.close()
         done = history.iterations[-1] if history.iterations else 0
-        if done == iteration:  # the interrupted iteration had drawn its inputs but not finished
+        if done == iteration:  # the interrupted iteration had started but not finished
             rng.set_state(rng_state)
+            generator.load_state_dict(buffers, strict=False)
         checkpoint(done)
         raise TexnetError(f"interrupted at iteration {done}; checkpoint saved to {outputs.checkpoint}, "
                           "continue with --resume") from None
