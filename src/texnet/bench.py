@@ -98,14 +98,20 @@ def diversity(images: torch.Tensor) -> float:
 # ---------------------------------------------------------------------------- memory, in fresh processes
 
 _MEMORY_SCRIPT = r"""
-import json, resource, sys, torch
+import json, sys, torch
 import texnet.cli  # imports settle before the baseline
 kind, device, model, size, arg = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 torch.set_num_threads(int(sys.argv[6]))
-def rss_mb():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
-base = rss_mb()
+def status_mb(key):
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(key)) / 1024
+# Peak RSS of this process only: getrusage's ru_maxrss would include the parent's peak at fork time.
+try:
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # reset VmHWM to the current RSS
+except OSError:
+    pass
+base = status_mb("VmRSS:")
 dev = torch.device(device)
 if dev.type == "cuda":
     torch.cuda.reset_peak_memory_stats()
@@ -116,8 +122,7 @@ if kind == "generator":
 else:
     from texnet.optimize import OptimizeConfig, optimize_texture
     optimize_texture(arg, size, size, OptimizeConfig(iterations=int(model), device=device), progress=False, log=lambda *a: None)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-out = {"rss_increase_mb": peak - base}
+out = {"rss_increase_mb": status_mb("VmHWM:") - base}
 if dev.type == "cuda":
     out["cuda_max_allocated_mb"] = torch.cuda.max_memory_allocated() / 2**20
 print(json.dumps(out))
@@ -183,7 +188,7 @@ def bench_texture(name: str, cfg: BenchConfig, out: Path, log: Callable[[str], N
     reach = trace.time_to(row["gen_loss"])
     row["opt_seconds_to_gen_loss"] = reach
     row["speedup"] = (reach / (row[f"gen_ms_{q}"] / 1000)) if reach is not None and f"gen_ms_{q}" in row else None
-    row["opt_seam"] = seam_score(opt_image.cpu())
+    row["opt_seam"] = seam_score(opt_image[0].cpu())
     row["opt_trace"] = {"loss": trace.losses, "seconds": trace.seconds}
 
     log(f"[{name}] peak memory in fresh processes")
@@ -191,7 +196,7 @@ def bench_texture(name: str, cfg: BenchConfig, out: Path, log: Callable[[str], N
     row["opt_memory"] = measure_memory("optimize", str(device), str(min(20, cfg.opt_iterations)), q, name)
     from texnet.images import save_image, tile
 
-    save_image(torch.cat([tile(samples[0].cpu()), tile(opt_image.cpu())], dim=2), out / f"{Path(name).stem}_gen_vs_opt_tiled.png")
+    save_image(torch.cat([tile(samples[0].cpu()), tile(opt_image[0].cpu())], dim=2), out / f"{Path(name).stem}_gen_vs_opt_tiled.png")
     return row
 
 
@@ -295,7 +300,8 @@ def markdown(result: dict[str, Any]) -> str:
     m = result["machine"]
     lines = [f"Measured {result['date']} on {m.get('gpu') or m.get('cpu')} ({result['device']}, "
              f"{m['cpu_threads']} threads), torch {m['torch']}, texnet {m['texnet']}, descriptor {result['descriptor']}.",
-             "", "| exemplar | gen ms/sample 256px | gen ms 1024px | gen samples/s (batch) | gen loss | "
+             "", f"| exemplar | gen ms/sample {result['config']['sizes'][0]}px | gen ms {result['config']['sizes'][1]}px | "
+             f"gen samples/s (batch {result['config']['batch']}) | gen loss | "
              "opt loss @100 | opt loss @500 | opt s to gen loss | speed-up | gen MB | opt MB | "
              "diversity (gen / exemplar crops) | seam 2x2 (gen / opt) |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -312,7 +318,8 @@ def markdown(result: dict[str, Any]) -> str:
     if result.get("style"):
         r = result["style"]
         a, b = result["config"]["style_sizes"]
-        lines += ["", "| style | stylize ms 512px | stylize ms 1024px | gen loss | opt s to gen loss | speed-up | opt iterations |",
+        lines += ["", f"| style | stylize ms {a}px | stylize ms {b}px | gen loss ({result['config']['style_opt_size']}px) | "
+                  "opt s to gen loss | speed-up | opt iterations |",
                   "|---|---|---|---|---|---|---|",
                   "| " + " | ".join([r["style"], _fmt(r[f"stylize_ms_{a}"]), _fmt(r[f"stylize_ms_{b}"]), _fmt(r["gen_loss"]),
                                     _fmt(r["opt_seconds_to_gen_loss"]),

@@ -300,8 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--content", metavar="DIR", help="folder of content photos, searched recursively "
                    "(jpg, png, webp, bmp, tiff); 16 photos suffice (paper). Default: scikit-image's photos")
     _add_training_options(p, "128 px crops, batch 2, 600 iterations (about 5 minutes on a 2-core CPU)")
-    p.add_argument("--content-weight", type=_nonneg_float, default=1.0, metavar="ALPHA",
-                   help="weight of the content loss against the style loss (default 1.0; higher keeps more content)")
+    p.add_argument("--content-weight", type=_nonneg_float, default=5.0, metavar="ALPHA",
+                   help="weight of the content loss against the style loss (default 5; higher keeps more content)")
     p.add_argument("--tv-weight", type=_nonneg_float, default=0.0, help="total-variation weight against speckle")
     p.add_argument("--norm", choices=("batch", "instance"), default="instance",
                    help="normalisation layers: instance (follow-up paper, default, clearly better) or batch (paper)")
@@ -347,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--size", metavar="WxH", help="resize the photo to this size")
     o.add_argument("--max-size", type=_positive_int, default=512, metavar="N",
                    help="shrink the photo so its longer side is at most N (default 512)")
-    o.add_argument("--content-weight", type=_nonneg_float, default=1.0, metavar="ALPHA", help="default 1.0")
+    o.add_argument("--content-weight", type=_nonneg_float, default=5.0, metavar="ALPHA", help="default 5")
     o.add_argument("--style-size", type=_positive_int, metavar="N", help="rescale the style image's longer side to N")
     o.add_argument("--init", choices=("content", "noise"), default="content", help="start image (default content)")
     _add_optimize_options(o)

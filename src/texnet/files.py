@@ -31,6 +31,9 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600 files; outputs get the usual mode
         os.replace(tmp_path, target)
     except OSError as exc:
         raise TexnetError(f"could not write {target}: {exc.strerror or exc}") from None

@@ -184,17 +184,75 @@ class MultiScaleGenerator(nn.Module):
             x = self.joins[j](torch.cat([up, fine], dim=1))
         return self.cfg.output_offset + self.cfg.output_scale * self.to_rgb(x)
 
+    # ------------------------------------------------------------------ bounded-memory sampling
+
+    def _halo(self) -> int:
+        """Rows of context one conv block needs on each side."""
+        return sum(k // 2 for k in self.cfg.kernels)
+
+    @torch.no_grad()
+    def forward_strips(self, noise: Sequence[torch.Tensor], rows_per_strip: int = 256) -> torch.Tensor:
+        """The same result as forward(noise) in eval mode, computed in horizontal strips.
+
+        Every layer is local (convolutions, nearest upsampling, eval-mode batch norm), so a
+        strip of output rows needs only a few rows of context at each scale, taken with
+        circular indexing just as the circular padding would. Peak memory then follows the
+        strip, not the image: 4096x4096 textures fit in a few hundred MB.
+        """
+        if self.training or self.cfg.norm != "batch" or self.cfg.content_channels:
+            raise ValueError("strip evaluation needs an eval-mode texture generator with batch norm")
+        height = noise[0].shape[2]
+        strips = [self.cfg.output_offset + self.cfg.output_scale
+                  * self.to_rgb(self._rows(list(noise), 0, a, min(a + rows_per_strip, height)))
+                  for a in range(0, height, rows_per_strip)]
+        return torch.cat(strips, dim=2)
+
+    def _rows(self, noise: list[torch.Tensor], s: int, a: int, b: int) -> torch.Tensor:
+        """Rows a..b-1 (any integers, read modulo the height) of the activation at scale s."""
+        r = self._halo()
+        z = noise[s]
+        k = self.cfg.scales
+
+        def take(t: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
+            idx = torch.arange(lo, hi, device=t.device) % t.shape[2]
+            return t.index_select(2, idx)
+
+        if s == k - 1:
+            return self.branches[s](take(z, a - r, b + r))[:, :, r:r + (b - a)]
+        j = k - 2 - s  # index of the join at this scale
+        fine = self.branches[s](take(z, a - 2 * r, b + 2 * r))[:, :, r:r + (b - a) + 2 * r]
+        fine = self.branch_norms[j](fine)
+        # nearest upsampling from the coarser scale, row map extended periodically
+        h0, h1 = z.shape[2], noise[s + 1].shape[2]
+        w0 = z.shape[3]
+        base = F.interpolate(torch.arange(h1, dtype=torch.float32).view(1, 1, h1, 1), size=(h0, 1),
+                             mode="nearest").view(-1).long()
+        src = torch.tensor([(i // h0) * h1 + int(base[i % h0]) for i in range(a - r, b + r)])
+        c0, c1 = int(src.min()), int(src.max()) + 1
+        coarse = self._rows(noise, s + 1, c0, c1)
+        up = coarse.index_select(2, (src - c0).to(coarse.device))
+        up = F.interpolate(up, size=(up.shape[2], w0), mode="nearest")
+        x = torch.cat([self.up_norms[j](up), fine], dim=1)
+        return self.joins[j](x)[:, :, r:r + (b - a)]
+
     @torch.no_grad()
     def sample(self, height: int, width: int, batch: int = 1, seed: int | None = None,
-               content: torch.Tensor | None = None, noise_scale: float = 1.0) -> torch.Tensor:
-        """Images (batch, 3, H, W) in [0, 1] in eval mode; the same seed gives the same images."""
+               content: torch.Tensor | None = None, noise_scale: float = 1.0,
+               max_pixels_at_once: int = 1024 * 1024) -> torch.Tensor:
+        """Images (batch, 3, H, W) in [0, 1] in eval mode; the same seed gives the same images.
+
+        Textures larger than max_pixels_at_once are computed in strips (same result, bounded memory).
+        """
         device = next(self.parameters()).device
         rng = torch.Generator().manual_seed(seed) if seed is not None else None
         noise = self.make_noise(batch, height, width, rng, device, noise_scale)
         was_training = self.training
         self.eval()
         try:
-            out = self(noise, content)
+            if (height * width > max_pixels_at_once and content is None and self.cfg.norm == "batch"):
+                out = self.forward_strips(noise, rows_per_strip=max(16, max_pixels_at_once // (4 * width)))
+            else:
+                out = self(noise, content)
         finally:
             self.train(was_training)
         return out.clamp(0, 1)

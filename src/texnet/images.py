@@ -85,12 +85,13 @@ def load_image(spec: str | os.PathLike, min_size: int = 1) -> torch.Tensor:
     """Read an image file (or sample name) as RGB (3, H, W) in [0, 1] with clear errors."""
     path = resolve_image_path(spec)
     try:
-        with warnings.catch_warnings(), Image.open(path) as img:
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # checked just below
-            if img.width * img.height > MAX_PIXELS:
-                raise Image.DecompressionBombError("too many pixels")
-            img.load()
-            tensor = pil_to_tensor(img)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # size is checked just below
+            with Image.open(path) as img:
+                if img.width * img.height > MAX_PIXELS:
+                    raise Image.DecompressionBombError("too many pixels")
+                img.load()
+                tensor = pil_to_tensor(img)
     except Image.DecompressionBombError:
         raise TexnetError(f"image {path} is too large (more than {MAX_PIXELS} pixels)") from None
     except UnidentifiedImageError:

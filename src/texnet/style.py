@@ -38,7 +38,7 @@ class StyleConfig:
     descriptor: str = "auto"
     style_layers: tuple[str, ...] = DEFAULT_TEXTURE_LAYERS
     content_layers: tuple[str, ...] = PAPER_CONTENT_LAYERS
-    content_weight: float = 1.0  # alpha of paper eq. 8 (both losses are relative errors)
+    content_weight: float = 5.0  # alpha of paper eq. 8 (both losses are relative errors); chosen by eye
     tv_weight: float = 0.0
     pooling: str = "avg"
     style_size: int | None = None  # longer side of the style image; None keeps its pixel scale
