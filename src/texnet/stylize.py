@@ -19,7 +19,7 @@ import torch
 from texnet.errors import TexnetError
 from texnet.files import atomic_path
 from texnet.generators import MultiScaleGenerator, frozen_statistics, scale_sizes
-from texnet.images import IMAGE_SUFFIXES, fit_within, load_image, resize, save_image
+from texnet.images import IMAGE_SUFFIXES, SAMPLE_FILES, fit_within, load_image, resize, sample_path, save_image
 from texnet.style import list_images
 
 VIDEO_SUFFIXES = (".mp4", ".webm", ".gif", ".mov", ".mkv", ".avi")
@@ -262,10 +262,14 @@ def plan(inputs: list[str], output: str | Path) -> list[tuple[Path, Path]]:
     if not inputs:
         raise TexnetError("no INPUT given")
     out = Path(output)
-    paths = [Path(p) for p in inputs]
-    for p in paths:
-        if not p.exists():
-            raise TexnetError(f"input not found: {p}")
+    paths = []
+    for spec in inputs:
+        path = Path(spec)
+        if not path.exists() and (spec.startswith("skimage:") or spec in SAMPLE_FILES):
+            path = sample_path(spec)  # a bundled scikit-image photo, e.g. astronaut
+        if not path.exists():
+            raise TexnetError(f"input not found: {spec}")
+        paths.append(path)
     if len(paths) == 1 and paths[0].is_file():
         src = paths[0]
         suffixes = VIDEO_SUFFIXES if is_video(src) else IMAGE_SUFFIXES
