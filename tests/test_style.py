@@ -35,7 +35,7 @@ def style_model(tmp_path_factory, content_dir):
     folder = tmp_path_factory.mktemp("style")
     style = folder / "style.png"
     save_image(load_image("ihc")[:, :64, :64], style)
-    cfg = TrainConfig(size=32, batch_size=2, iterations=40, lr=0.05, preview_every=20, checkpoint_every=0)
+    cfg = TrainConfig(size=32, batch_size=2, iterations=60, lr=0.1, preview_every=30, checkpoint_every=0)
     messages = []
     path, history = train_style(str(style), folder / "s.texnet", str(content_dir), cfg,
                                 StyleConfig(generator=GeneratorConfig(scales=4, content_channels=3, norm="instance",
@@ -52,7 +52,7 @@ def test_style_training_lowers_the_loss_and_reports_bad_files(style_model):
     assert sum("skipped 1 unreadable" in m and "broken.png" in m for m in messages) == 1
     generator, meta = load_style_model(path)
     assert meta["kind"] == "style" and sorted(meta["content_pool"]["images"]) == ["coffee.jpg", "rocket.webp"]
-    assert (path.parent / "s.texnet.previews" / "iter_000040.png").exists()
+    assert (path.parent / "s.texnet.previews" / "iter_000060.png").exists()
 
 
 def test_content_pool_crops_and_empty_pool(tmp_path, content_dir):
@@ -77,10 +77,18 @@ def test_tiled_stylization_matches_whole_image_and_has_no_seams(style_model):
     generator, _ = load_style_model(style_model[0])
     content = torch.nn.functional.interpolate(torch.rand(1, 3, 12, 14), size=(150, 170), mode="bilinear")[0]
     whole = stylize_tensor(generator, content, StylizeOptions(tile=1000))
-    tiled = stylize_tensor(generator, content, StylizeOptions(tile=64, overlap=24))
+    # with the whole photo's statistics, tiles differ from one pass only near their borders
+    tiled = stylize_tensor(generator, content, StylizeOptions(tile=64, overlap=24, stats_size=1000))
     assert tiled.shape == whole.shape
-    # away from tile borders both agree closely; overall the difference stays small
-    assert (tiled - whole).abs().mean() < 0.05
+    diff = (tiled - whole).abs()
+    assert diff.mean() < 0.01
+    # no seam: the jump between neighbouring columns is no larger at tile borders than elsewhere
+    jumps = (tiled[..., 1:] - tiled[..., :-1]).abs().mean(dim=(0, 1))
+    borders = [x - 1 for x in (40, 80, 120)]  # tile starts step by 40 px (64 - 24, aligned to 8)
+    assert jumps[borders].max() < 2.5 * jumps.median()
+    # statistics from a downscaled photo (what very large photos use) change the look only mildly
+    approx = stylize_tensor(generator, content, StylizeOptions(tile=64, overlap=24, stats_size=64))
+    assert (approx - whole).abs().mean() < 0.1
 
 
 def test_preserve_color_keeps_the_chroma():
@@ -97,7 +105,7 @@ def test_larger_noise_scale_moves_away_from_the_content(style_model):
     generator, _ = load_style_model(style_model[0])
     content = load_image("astronaut")[:, :64, :64]
     near = stylize_tensor(generator, content, StylizeOptions(noise_scale=0.0))
-    far = stylize_tensor(generator, content, StylizeOptions(noise_scale=8.0))
+    far = stylize_tensor(generator, content, StylizeOptions(noise_scale=50.0))
     assert (far - content).abs().mean() > (near - content).abs().mean()
 
 

@@ -34,6 +34,7 @@ class StylizeOptions:
     seed: int = 0
     tile: int = 1024  # photos with more than tile*tile pixels are processed in tiles
     overlap: int = 128
+    stats_size: int = 1024  # tiled photos share normalisation statistics of the photo scaled to this side
 
 
 # ---------------------------------------------------------------------------- colour
@@ -116,7 +117,7 @@ def _stylize_tiled(generator: MultiScaleGenerator, x: torch.Tensor, noise: list[
     k = generator.cfg.scales
     align = 2 ** (k - 1)  # tile origins on the coarsest grid, so noise slices line up at every scale
     # Statistics of the whole photo at a size that fits, shared by all tiles.
-    rw, rh = fit_within((h, w), opts.tile)
+    rw, rh = fit_within((h, w), opts.stats_size)
     ref = resize(x, (rw, rh))
     ref_noise = generator.make_noise(1, rh, rw, torch.Generator().manual_seed(opts.seed), device, opts.noise_scale)
     acc = torch.zeros(3, h, w)
