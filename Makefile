@@ -36,7 +36,7 @@ test: setup $(VENV)/.test-deps
 	$(BIN)/python -m pytest -q
 
 bench: setup
-	$(BIN)/texnet bench --out bench-out
+	$(BIN)/texnet bench --out benchmarks/results
 
 clean:
 	rm -rf $(VENV) out bench-out

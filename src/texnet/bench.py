@@ -51,7 +51,7 @@ class BenchConfig:
     style_opt_size: int = 512
     repeats: int = 5
     batch: int = 16
-    seeds: int = 4
+    seeds: int = 8
     device: str = "cpu"
 
     @classmethod

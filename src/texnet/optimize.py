@@ -79,8 +79,10 @@ def optimize_pixels(loss_fn: LossFn, init: torch.Tensor, cfg: OptimizeConfig, pr
         opt = torch.optim.LBFGS([x], lr=cfg.lr or 1.0, max_iter=20, history_size=20,
                                 tolerance_grad=0, tolerance_change=0, line_search_fn=None)
         while not done():
+            remaining = cfg.iterations - len(trace.losses)
+            opt.param_groups[0].update(max_iter=min(20, remaining), max_eval=remaining)
             before = len(trace.losses)
-            opt.step(lambda: evaluate() if not done() else x.new_tensor(trace.losses[-1]))
+            opt.step(evaluate)
             with torch.no_grad():
                 x.clamp_(0, 1)
             if len(trace.losses) == before:
