@@ -10,12 +10,13 @@ def test_seam_score_and_diversity():
     # stationary and periodic: noise smoothed with circular shifts
     noise = torch.rand(3, 128, 128, generator=torch.Generator().manual_seed(0))
     periodic = sum(torch.roll(noise, (dy, dx), (1, 2)) for dy in range(3) for dx in range(3)) / 9
+    assert abs(seam_score(periodic, grid=1) - 1) < 0.25
     assert abs(seam_score(periodic) - 1) < 0.25
     assert abs(seam_score(tile(periodic)) - seam_score(periodic)) < 1e-2  # tiling a periodic image adds nothing
     # the same noise smoothed without wrap-around is not periodic: its seam shows
     smooth = torch.nn.functional.avg_pool2d(noise[None], 3, stride=1)[0]
     ramp = smooth + torch.linspace(0, 1, smooth.shape[-1])
-    assert seam_score(ramp) > 3
+    assert seam_score(ramp) > 3 and seam_score(ramp, grid=1) > 3
     same = torch.rand(1, 3, 8, 8).repeat(3, 1, 1, 1)
     assert diversity(same) == 0
     assert diversity(torch.stack([torch.zeros(3, 4, 4), torch.ones(3, 4, 4)])) == 1
