@@ -65,7 +65,7 @@ def test_content_pool_crops_and_empty_pool(tmp_path, content_dir):
         ContentPool.load(tmp_path / "empty", 24, quiet)
 
 
-@pytest.mark.parametrize("size", [(17, 31), (64, 45)])
+@pytest.mark.parametrize("size", [(17, 31), (64, 45), (1, 1), (14, 25)])
 def test_output_size_equals_input_size(style_model, size):
     generator, _ = load_style_model(style_model[0])
     content = torch.rand(3, *size)

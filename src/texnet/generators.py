@@ -66,6 +66,9 @@ class InstanceNorm(nn.InstanceNorm2d):
         self.record = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.frozen is None and x.shape[2] * x.shape[3] == 1:
+            # one value per channel normalises to 0 (tiny inputs at the coarsest scale): the output is the bias
+            return self.bias.view(1, -1, 1, 1).expand_as(x).contiguous()
         if self.frozen is None:
             if self.record:
                 self.frozen = (x.mean(dim=(2, 3), keepdim=True), x.var(dim=(2, 3), keepdim=True, unbiased=False))
