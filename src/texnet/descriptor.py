@@ -103,11 +103,4 @@ def load_descriptor(spec: str = "auto", layers: Iterable[str] = ("relu1_1",), po
     return model, DescriptorInfo(source=source.name, arch=source.arch, pooling=pooling, weights_file=str(path))
 
 
-def pooled_size(size: int, times: int) -> int:
-    """Spatial size after `times` ceil-mode 2x poolings (to check an image is big enough)."""
-    for _ in range(times):
-        size = -(-size // 2)
-    return size
-
-
 __all__ = ["VGGDescriptor", "DescriptorInfo", "load_descriptor", "layer_names"]

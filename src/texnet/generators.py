@@ -15,7 +15,7 @@ scale (content_channels=3); everything else is the same network.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Sequence
 
 import torch

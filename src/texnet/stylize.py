@@ -18,9 +18,8 @@ import torch
 
 from texnet.errors import TexnetError
 from texnet.files import atomic_path
-from texnet.generators import MultiScaleGenerator, frozen_statistics, scale_sizes
+from texnet.generators import MultiScaleGenerator, frozen_statistics
 from texnet.images import IMAGE_SUFFIXES, SAMPLE_FILES, fit_within, load_image, resize, sample_path, save_image
-from texnet.style import list_images
 
 VIDEO_SUFFIXES = (".mp4", ".webm", ".gif", ".mov", ".mkv", ".avi")
 
