@@ -158,11 +158,8 @@ def bench_texture(name: str, cfg: BenchConfig, out: Path, log: Callable[[str], N
     model_path = out / "models" / f"{Path(name).stem}.texnet"
     train = TrainConfig(**{**asdict(cfg.texture_train), "device": str(device)})
     exemplar, info = load_exemplar(name)
-    if model_path.exists() and _matches(model_path, info["sha256"], train):
-        log(f"[{name}] reusing {model_path}")
-    else:
-        log(f"[{name}] training a generator ({train.iterations} iterations of {train.batch_size}x{train.size}px)")
-        train_texture(name, model_path, train, TextureConfig(), progress=False, log=lambda *a: None)
+    _ensure_model(model_path, info["sha256"], train, name, log,
+                  lambda: train_texture(name, model_path, train, TextureConfig(), progress=False, log=lambda *a: None))
     generator, meta = load_texture_model(model_path, device)
     row: dict[str, Any] = {"exemplar": name, "parameters": generator.num_parameters(),
                            "train_seconds": meta["training"]["seconds"], "train_iterations": train.iterations}
@@ -219,6 +216,16 @@ def _exemplar_crops(image: torch.Tensor, size: int, n: int) -> torch.Tensor | No
     return torch.stack([image[:, t:t + size, l:l + size] for t, l in zip(tops.tolist(), lefts.tolist())])
 
 
+def _ensure_model(model_path: Path, sha: str, train: TrainConfig, label: str, log: Callable[[str], None],
+                  train_fn: Callable[[], Any]) -> None:
+    """Train the generator a row needs, unless a model with the same exemplar and settings is already there."""
+    if model_path.exists() and _matches(model_path, sha, train):
+        log(f"[{label}] reusing {model_path}")
+        return
+    log(f"[{label}] training a generator ({train.iterations} iterations of {train.batch_size}x{train.size}px)")
+    train_fn()
+
+
 def _matches(model_path: Path, sha: str, train: TrainConfig) -> bool:
     from texnet.modelfile import read_metadata
 
@@ -245,11 +252,9 @@ def bench_style(cfg: BenchConfig, out: Path, log: Callable[[str], None]) -> dict
     model_path = out / "models" / f"style_{Path(cfg.style).stem}.texnet"
     train = TrainConfig(**{**asdict(cfg.style_train), "device": str(device)})
     style_image, info = load_exemplar(cfg.style)
-    if model_path.exists() and _matches(model_path, info["sha256"], train):
-        log(f"[style] reusing {model_path}")
-    else:
-        log(f"[style] training a {cfg.style} style generator ({train.iterations} iterations)")
-        train_style(cfg.style, model_path, None, train, StyleConfig(), progress=False, log=lambda *a: None)
+    _ensure_model(model_path, info["sha256"], train, "style", log,
+                  lambda: train_style(cfg.style, model_path, None, train, StyleConfig(), progress=False,
+                                      log=lambda *a: None))
     generator, meta = load_style_model(model_path, device)
     row: dict[str, Any] = {"style": cfg.style, "parameters": generator.num_parameters(),
                            "train_seconds": meta["training"]["seconds"]}

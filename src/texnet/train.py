@@ -200,15 +200,16 @@ def fit(generator: MultiScaleGenerator, objective: Objective, cfg: TrainConfig, 
     from tqdm import tqdm
 
     bar = tqdm(total=cfg.iterations, initial=start, disable=not progress, unit="it", dynamic_ncols=True)
+    def snapshot() -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """What an interrupted iteration must undo to be redone identically: its noise and norm statistics."""
+        return rng.get_state(), {k: v.clone() for k, v in generator.named_buffers()}
+
     iteration = start
-    rng_state = rng.get_state()
-    buffers = {k: v.clone() for k, v in generator.named_buffers()}
+    saved = snapshot()
     began = time.perf_counter() - history.seconds
     try:
         for iteration in range(start, cfg.iterations):
-            # so an interrupted iteration can be redone identically: its noise and the norm statistics
-            rng_state = rng.get_state()
-            buffers = {k: v.clone() for k, v in generator.named_buffers()}
+            saved = snapshot()
             for group in optimizer.param_groups:
                 group["lr"] = cfg.lr_at(iteration)
             noise, content = objective.inputs(generator, cfg.batch_size, cfg.size, rng)
@@ -234,8 +235,8 @@ def fit(generator: MultiScaleGenerator, objective: Objective, cfg: TrainConfig, 
         bar.close()
         done = history.iterations[-1] if history.iterations else 0
         if done == iteration:  # the interrupted iteration had started but not finished
-            rng.set_state(rng_state)
-            generator.load_state_dict(buffers, strict=False)
+            rng.set_state(saved[0])
+            generator.load_state_dict(saved[1], strict=False)
         checkpoint(done)
         raise TexnetError(f"interrupted at iteration {done}; checkpoint saved to {outputs.checkpoint}, "
                           "continue with --resume") from None
