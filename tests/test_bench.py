@@ -1,37 +1,39 @@
 import json
 
-import torch
-
-from texnet.bench import BenchConfig, diversity, run, seam_score
-from texnet.images import tile
-
-
-def test_seam_score_and_diversity():
-    # stationary and periodic: noise smoothed with circular shifts
-    noise = torch.rand(3, 128, 128, generator=torch.Generator().manual_seed(0))
-    periodic = sum(torch.roll(noise, (dy, dx), (1, 2)) for dy in range(3) for dx in range(3)) / 9
-    assert abs(seam_score(periodic, grid=1) - 1) < 0.25
-    assert abs(seam_score(periodic) - 1) < 0.25
-    assert abs(seam_score(tile(periodic)) - seam_score(periodic)) < 1e-2  # tiling a periodic image adds nothing
-    # the same noise smoothed without wrap-around is not periodic: its seam shows
-    smooth = torch.nn.functional.avg_pool2d(noise[None], 3, stride=1)[0]
-    ramp = smooth + torch.linspace(0, 1, smooth.shape[-1])
-    assert seam_score(ramp) > 3 and seam_score(ramp, grid=1) > 3
-    same = torch.rand(1, 3, 8, 8).repeat(3, 1, 1, 1)
-    assert diversity(same) == 0
-    assert diversity(torch.stack([torch.zeros(3, 4, 4), torch.ones(3, 4, 4)])) == 1
+from texnet.bench import BenchConfig, run
 
 
 def test_quick_bench_smoke_run(tmp_path, hed_descriptor_spec):
     result = run(BenchConfig.quick(), tmp_path, log=lambda *a: None)
     saved = json.loads((tmp_path / "bench.json").read_text())
-    row = saved["textures"][0]
-    for key in ("gen_ms_64", "gen_ms_128", "gen_throughput_per_s", "gen_loss", "opt_loss_100", "opt_loss_500",
-                "gen_diversity", "gen_seam", "opt_seam", "gen_memory", "opt_memory"):
+    row = saved["speed"][0]
+    for key in ("gen_ms_64", "gen_ms_128", "gen_throughput_per_s", "gen_loss", "opt_loss_at", "gen_seam", "opt_seam",
+                "gen_memory", "opt_memory"):
         assert key in row, key
     assert row["gen_ms_64"] > 0 and row["opt_seconds_total"] > 0
     assert row["gen_memory"]["rss_increase_mb"] > 0 and row["opt_memory"]["rss_increase_mb"] > 0
+    # the speed-up is the optimisation's time to the generator's loss over the generator's time
+    if row["opt_seconds_to_gen_loss"] is not None:
+        assert abs(row["speedup"] - row["opt_seconds_to_gen_loss"] / (row["gen_ms_64"] / 1000)) < 1e-6 * row["speedup"]
+        trace = row["opt_trace"]
+        first = next(i for i, loss in enumerate(trace["loss"]) if loss <= row["gen_loss"])
+        assert trace["seconds"][first] == row["opt_seconds_to_gen_loss"]
+    else:
+        assert row["speedup"] is None and min(row["opt_trace"]["loss"]) > row["gen_loss"]
+    assert set(row["opt_loss_at"]) == {"12"}  # labelled with the iterations actually run
+
+    quality = {r["exemplar"]: r for r in saved["quality"]}
+    assert set(quality) == {"brick", "ihc"}
+    brick = quality["brick"]
+    assert brick["crops"]["swd"] < brick["presets"]["quick"]["swd"]  # 6 iterations cannot beat real texture
+    assert abs(brick["presets"]["quick"]["swd_ratio"] - brick["presets"]["quick"]["swd"] / brick["opt"]["gram"]["swd"]) < 1e-9
+    assert (tmp_path / "quality" / "brick_sheet.jpg").stat().st_size > 1000
+    assert (tmp_path / "quality" / "grid.jpg").stat().st_size > 1000
     assert saved["style"]["stylize_ms_64"] > 0 and result["device"] == "cpu"
     table = (tmp_path / "bench.md").read_text()
-    assert "| gravel |" in table and "| ihc |" in table
+    assert "| gravel |" in table and "| brick |" in table and "opt loss @12" in table and "@500" not in table
     assert (tmp_path / "bench.png").stat().st_size > 1000
+    # a second run reuses the trained models
+    messages = []
+    run(BenchConfig.quick(), tmp_path, log=messages.append)
+    assert any("reusing" in m for m in messages) and not any("training" in m for m in messages)

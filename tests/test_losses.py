@@ -1,6 +1,10 @@
+import math
+
+import pytest
 import torch
 
-from texnet.losses import TextureLoss, content_loss, gram, total_variation
+from texnet.losses import (GramLoss, SlicedWassersteinLoss, build_texture_loss, content_loss, diversity_loss, gram,
+                           total_variation)
 
 
 def naive_gram(f):
@@ -21,12 +25,12 @@ def test_gram_matches_naive_loops():
         assert torch.allclose(g[b].double(), naive_gram(f[b]), atol=1e-5)
 
 
-def test_texture_loss_matches_naive_sum_over_layers():
+def test_gram_loss_matches_naive_sum_over_layers():
     torch.manual_seed(1)
     target = {"a": torch.randn(1, 4, 6, 6), "b": torch.randn(1, 8, 3, 3)}
     x = {"a": torch.randn(3, 4, 5, 9), "b": torch.randn(3, 8, 2, 4)}
     weights = {"a": 0.5, "b": 2.0}
-    loss = TextureLoss.from_features(target, ["a", "b"], weights)
+    loss = GramLoss(target, ["a", "b"], weights)
     got = loss(x)
     assert got.shape == (3,)
     for n in range(3):
@@ -35,15 +39,75 @@ def test_texture_loss_matches_naive_sum_over_layers():
             diff = naive_gram(x[name][n]) - naive_gram(target[name][0])
             expected += w * (diff**2).sum() / (naive_gram(target[name][0]) ** 2).sum()
         assert abs(float(got[n]) - float(expected)) < 1e-4 * max(1.0, float(expected))
+    # "paper" weighting is the plain sum; the relative errors stay available for measurements
+    paper = GramLoss(target, ["a", "b"], weighting="paper")
+    raw = sum(((naive_gram(x[k][0]) - naive_gram(target[k][0])) ** 2).sum() for k in ("a", "b"))
+    assert abs(float(paper(x)[0]) - float(raw)) < 1e-4 * float(raw)
+    assert set(paper.relative(x)) == {"a", "b"}
 
 
-def test_texture_loss_is_zero_for_the_exemplar_and_size_independent():
+def test_gram_loss_is_zero_for_the_exemplar_and_size_independent():
     torch.manual_seed(2)
     f = torch.rand(1, 3, 8, 8)
-    loss = TextureLoss.from_features({"l": f}, ["l"])
+    loss = GramLoss({"l": f}, ["l"])
     assert float(loss({"l": f})) < 1e-12
     # the same statistics on a 2x2 tiled copy: Gram is normalised by area
     assert float(loss({"l": f.repeat(1, 1, 2, 2)})) < 1e-10
+
+
+def test_floor_weighting_divides_by_the_floor():
+    torch.manual_seed(3)
+    target = {"a": torch.rand(1, 4, 6, 6)}
+    x = {"a": torch.rand(2, 4, 6, 6)}
+    relative = GramLoss(target, ["a"])
+    floored = GramLoss(target, ["a"], weighting="floor")
+    floored.floor = {"a": 0.25}
+    assert torch.allclose(floored(x), 4 * relative(x))
+    with pytest.raises(ValueError):
+        GramLoss(target, ["a"], weighting="nope")
+
+
+def test_swd_is_zero_for_the_same_distribution_and_sees_what_gram_misses():
+    torch.manual_seed(4)
+    # two 1-channel-pair distributions with the same second moments but different shapes:
+    # +-1 (two spikes) against a Gaussian scaled to the same variance
+    n = 64 * 64
+    spikes = (torch.randint(0, 2, (1, 2, 64, 64)).float() * 2 - 1)
+    gauss = torch.randn(1, 2, 64, 64)
+    gauss = gauss / gauss.pow(2).mean(dim=(2, 3), keepdim=True).sqrt()
+    spikes_g, gauss_g = GramLoss({"l": spikes}, ["l"]), SlicedWassersteinLoss({"l": spikes}, ["l"])
+    assert float(spikes_g({"l": gauss})) < 0.01  # Gram: nearly identical
+    rng = torch.Generator().manual_seed(0)
+    assert float(gauss_g({"l": gauss}, rng)) > 0.1  # sliced Wasserstein: clearly different
+    # a shuffled copy of the exemplar has exactly its distribution
+    shuffled = spikes.reshape(1, 2, n)[:, :, torch.randperm(n)].reshape(1, 2, 64, 64)
+    assert float(gauss_g({"l": shuffled}, rng)) < 0.02
+    assert n == 4096 and math.isfinite(float(gauss_g({"l": gauss})))
+
+
+def test_swd_handles_different_sizes_and_is_repeatable_with_a_seeded_rng():
+    torch.manual_seed(5)
+    target = {"l": torch.rand(1, 3, 40, 40)}
+    loss = build_texture_loss("swd", target, ["l"])
+    x = {"l": torch.rand(2, 3, 9, 13, requires_grad=True)}
+    a = loss(x, torch.Generator().manual_seed(7))
+    b = loss(x, torch.Generator().manual_seed(7))
+    assert a.shape == (2,) and torch.equal(a, b)
+    a.sum().backward()
+    assert x["l"].grad is not None and x["l"].grad.abs().sum() > 0
+    with pytest.raises(ValueError):
+        build_texture_loss("nope", target, ["l"])
+
+
+def test_diversity_loss_rewards_distinct_samples():
+    same = torch.rand(1, 8, 4, 4).repeat(3, 1, 1, 1) + 1e-3 * torch.rand(3, 8, 4, 4)
+    distinct = torch.rand(3, 8, 4, 4)
+    assert float(diversity_loss(distinct)) < float(diversity_loss(same))
+    x = torch.rand(2, 8, 4, 4, requires_grad=True)
+    diversity_loss(x).backward()
+    assert x.grad.abs().sum() > 0
+    with pytest.raises(ValueError):
+        diversity_loss(torch.rand(1, 8, 4, 4))
 
 
 def test_content_loss_and_tv():

@@ -46,11 +46,8 @@ class Interrupting:
     def __init__(self, inner, at):
         self.inner, self.at, self.calls = inner, at, 0
 
-    def inputs(self, *args):
-        return self.inner.inputs(*args)
-
-    def preview(self, *args):
-        return self.inner.preview(*args)
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
 
     def losses(self, *args):
         self.calls += 1
@@ -59,22 +56,43 @@ class Interrupting:
         return self.inner.losses(*args)
 
 
-def test_interrupted_run_resumes_to_the_same_model(tmp_path, small_exemplar, monkeypatch, hed_descriptor_spec):
+def interrupt_after_step(monkeypatch, at):
+    """A Ctrl-C after the n-th optimizer step, before the iteration is logged: the hardest place to resume from."""
+    from texnet.train import History
+
+    original, calls = History.add, []
+
+    def add(self, *args):
+        calls.append(1)
+        if len(calls) == at:
+            raise KeyboardInterrupt
+        return original(self, *args)
+
+    monkeypatch.setattr(History, "add", add)
+    return lambda: monkeypatch.setattr(History, "add", original)
+
+
+@pytest.mark.parametrize("where", ["in the loss", "after the step", "swd loss"])
+def test_interrupted_run_resumes_to_the_same_model(tmp_path, small_exemplar, monkeypatch, hed_descriptor_spec, where):
     import texnet.texture as texture
 
     cfg = TrainConfig(iterations=12, **{**TINY, "checkpoint_every": 5})
-    tcfg = TextureConfig(descriptor=hed_descriptor_spec)
+    tcfg = TextureConfig(descriptor=hed_descriptor_spec, loss="swd" if where == "swd loss" else "gram")
     straight, _ = train_texture(str(small_exemplar), tmp_path / "a.texnet", cfg, tcfg, progress=False, log=quiet)
 
-    original = texture.TextureObjective
-    monkeypatch.setattr(texture, "TextureObjective", lambda *a, **k: Interrupting(original(*a, **k), at=8))
+    if where == "after the step":
+        undo = interrupt_after_step(monkeypatch, at=8)
+    else:
+        original = texture.texture_objective
+        monkeypatch.setattr(texture, "texture_objective", lambda *a, **k: Interrupting(original(*a, **k), at=8))
+        undo = lambda: monkeypatch.setattr(texture, "texture_objective", original)  # noqa: E731
     with pytest.raises(TexnetError, match="--resume"):
         train_texture(str(small_exemplar), tmp_path / "b.texnet", cfg, tcfg, progress=False, log=quiet)
     assert (tmp_path / "b.texnet.ckpt").exists() and not (tmp_path / "b.texnet").exists()
-    monkeypatch.setattr(texture, "TextureObjective", original)
+    undo()
 
     # a different run refuses the checkpoint; the same run continues from iteration 7
-    other = TrainConfig(iterations=12, **{**TINY, "lr": 0.01})
+    other = TrainConfig(iterations=12, **{**TINY, "lr": 0.01, "checkpoint_every": 5})
     with pytest.raises(TexnetError, match="different"):
         train_texture(str(small_exemplar), tmp_path / "b.texnet", other, tcfg, resume=True, progress=False, log=quiet)
     resumed, history = train_texture(str(small_exemplar), tmp_path / "b.texnet", cfg, tcfg, resume=True,

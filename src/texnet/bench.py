@@ -1,13 +1,17 @@
-"""`texnet bench`: the paper's claims, measured side by side on the machine at hand.
+"""`texnet bench`: the paper's claims and texnet's quality, measured side by side on the machine at hand.
 
-For each exemplar it trains (or reuses) a texture generator, then measures
-  * generator: time per sample at 256 and 1024 px (median after warm-up), batch-16 throughput;
-  * optimisation (Gatys et al., L-BFGS): loss at 100 and 500 iterations, time to reach the
-    generator's loss, and the speed ratio;
-  * peak memory of both, in fresh subprocesses (RSS increase on CPU, max allocated on CUDA);
-  * quality: texture loss, diversity between seeds, a 2x2 tiling seam score;
-and for stylization the time per 512 and 1024 px photo and the optimisation's time to the
-generator's loss. Writes bench.json, bench.md and bench.png to the output folder.
+Three sections, each optional (`--sections`):
+
+* speed: for each speed exemplar a generator of the speed preset is trained (or reused);
+  then its time per sample at two sizes (median after warm-up), batch throughput, the
+  optimisation baseline's (Gatys et al., L-BFGS) time to the generator's loss, and the
+  peak memory of both in fresh processes;
+* quality: for each quality exemplar and preset, 4 samples at one size measured with
+  texnet.quality next to the optimisation result (Gram and sliced-Wasserstein losses)
+  and real crops of the exemplar, the floor; a contact sheet per exemplar and one grid;
+* style: time per photo at two sizes and the optimisation's time to the generator's loss.
+
+Writes bench.json, bench.md, bench.png and the pictures to the output folder.
 """
 
 from __future__ import annotations
@@ -19,48 +23,59 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
 from texnet import __version__
+from texnet.device import resolve_device
 from texnet.files import atomic_path
-from texnet.train import TrainConfig, resolve_device
+from texnet.presets import TrainConfig
+from texnet.quality import seam_score
 
-DEFAULT_EXEMPLARS = ("gravel", "ihc")
+Log = Callable[[str], None]
+SECTIONS = ("speed", "quality", "style")
 
 
 @dataclass
 class BenchConfig:
-    exemplars: tuple[str, ...] = DEFAULT_EXEMPLARS
-    style: str = "ihc"  # style image for the stylization rows
-    style_content: str = "astronaut"  # photo stylized in the timing rows
-    texture_train: TrainConfig = field(default_factory=lambda: TrainConfig(
-        size=128, batch_size=2, iterations=1200, lr=0.05, lr_decay_start=600, lr_decay_every=120,
-        preview_every=0, checkpoint_every=200))
-    style_train: TrainConfig = field(default_factory=lambda: TrainConfig(
-        size=128, batch_size=2, iterations=600, lr=0.05, lr_decay_start=300, lr_decay_every=60,
-        preview_every=0, checkpoint_every=200))
+    sections: tuple[str, ...] = SECTIONS
+    # speed
+    exemplars: tuple[str, ...] = ("gravel", "ihc")
+    speed_preset: str = "quick"
     sizes: tuple[int, int] = (256, 1024)  # generator timing sizes
-    quality_size: int = 256  # size at which generator and optimisation are compared
-    style_sizes: tuple[int, int] = (512, 1024)
     opt_iterations: int = 500
-    style_opt_iterations: int = 300
-    style_opt_size: int = 512
     repeats: int = 5
     batch: int = 16
-    seeds: int = 8
+    # quality
+    quality_exemplars: tuple[str, ...] = ("brick", "gravel", "grass", "ihc", "hubble-crop", "coins")
+    quality_presets: tuple[str, ...] = ("quick", "standard")
+    quality_size: int = 256  # size at which samples, optimisation and crops are compared
+    quality_seeds: int = 4
+    opt_losses: tuple[str, ...] = ("gram", "swd")
+    # style
+    style: str = "ihc"  # style image for the stylization timing rows
+    style_content: str = "astronaut"  # photo stylized in the timing rows
+    style_preset: str = "quick"
+    style_sizes: tuple[int, int] = (512, 1024)
+    style_opt_iterations: int = 300
+    style_opt_size: int = 512
     device: str = "cpu"
+    train_override: TrainConfig | None = None  # replaces every preset's training (the smoke run)
 
     @classmethod
     def quick(cls, device: str = "cpu") -> "BenchConfig":
         """A smoke run in about a minute: tiny training, sizes and iteration counts."""
-        tiny = TrainConfig(size=48, batch_size=1, iterations=8, preview_every=0, checkpoint_every=0)
-        return cls(exemplars=("gravel",), texture_train=tiny, style_train=tiny, sizes=(64, 128), quality_size=64,
-                   style_sizes=(64, 96), opt_iterations=12, style_opt_iterations=6, style_opt_size=64, repeats=2,
-                   batch=2, seeds=2, device=device)
+        tiny = TrainConfig(size=48, batch_size=2, iterations=6, preview_every=0, checkpoint_every=0)
+        return cls(exemplars=("gravel",), sizes=(64, 128), opt_iterations=12, repeats=2, batch=2,
+                   quality_exemplars=("brick", "ihc"), quality_presets=("quick",), quality_size=64, quality_seeds=2,
+                   opt_losses=("gram",), style_sizes=(64, 96), style_opt_iterations=6, style_opt_size=64,
+                   device=device, train_override=tiny)
+
+
+# ---------------------------------------------------------------------------- measuring helpers
 
 
 def _median_seconds(fn: Callable[[], Any], repeats: int, device: torch.device) -> float:
@@ -79,32 +94,6 @@ def _median_seconds(fn: Callable[[], Any], repeats: int, device: torch.device) -
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
-
-def seam_score(image: torch.Tensor, grid: int = 32) -> float:
-    """Jump across the seams of a 2x2 tiling over the jump across interior lines every `grid` px (1 = seamless).
-
-    Comparing with lines on the same grid, not with all neighbours, matters: the generator's
-    nearest upsampling makes every line on its coarsest grid (2^(K-1) = 16 or 32 px) a bit
-    sharper than average, and the wrap-around line is one of them. With grid=1 every
-    interior line is the reference.
-    """
-    h, w = image.shape[-2:]
-    rows = [r for r in range(grid, h, grid)] or list(range(1, h))
-    cols = [c for c in range(grid, w, grid)] or list(range(1, w))
-    across = (image[..., :, 0] - image[..., :, w - 1]).abs().mean() + (image[..., 0, :] - image[..., h - 1, :]).abs().mean()
-    inside = ((image[..., :, cols] - image[..., :, [c - 1 for c in cols]]).abs().mean()
-              + (image[..., rows, :] - image[..., [r - 1 for r in rows], :]).abs().mean())
-    return float(across / inside)
-
-
-def diversity(images: torch.Tensor) -> float:
-    """Mean absolute pixel difference between all pairs of images (0 = identical samples)."""
-    n = images.shape[0]
-    pairs = [(images[i] - images[j]).abs().mean() for i in range(n) for j in range(i + 1, n)]
-    return float(sum(pairs) / len(pairs))
-
-
-# ---------------------------------------------------------------------------- memory, in fresh processes
 
 _MEMORY_SCRIPT = r"""
 import json, sys, torch
@@ -130,7 +119,9 @@ if kind == "generator":
     g.sample(size, size, seed=0)
 else:
     from texnet.optimize import OptimizeConfig, optimize_texture
-    optimize_texture(arg, size, size, OptimizeConfig(iterations=int(model), device=device), progress=False, log=lambda *a: None)
+    from texnet.texture import TextureConfig
+    optimize_texture(arg, size, size, OptimizeConfig(iterations=int(model), device=device),
+                     TextureConfig(precision="fp32"), progress=False, log=lambda *a: None)
 out = {"rss_increase_mb": status_mb("VmHWM:") - base}
 if dev.type == "cuda":
     out["cuda_max_allocated_mb"] = torch.cuda.max_memory_allocated() / 2**20
@@ -138,125 +129,210 @@ print(json.dumps(out))
 """
 
 
-def measure_memory(kind: str, device: str, model: str, size: int, arg: str = "") -> dict[str, float]:
+def measure_memory(kind: str, device: str, model: str, size: int, arg: str = "") -> dict[str, Any]:
+    """Peak memory of one generator sample or one optimisation, in a fresh process; {'error': ...} if it failed."""
     proc = subprocess.run([sys.executable, "-c", _MEMORY_SCRIPT, kind, device, model, str(size), arg,
                            str(torch.get_num_threads())], capture_output=True, text=True)
     if proc.returncode != 0:
-        return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"}
+        lines = proc.stderr.strip().splitlines()
+        return {"error": lines[-1] if lines else f"exit status {proc.returncode}"}
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-# ---------------------------------------------------------------------------- the runs
+# ---------------------------------------------------------------------------- models the bench needs
 
 
-def bench_texture(name: str, cfg: BenchConfig, out: Path, log: Callable[[str], None]) -> dict[str, Any]:
-    from texnet.descriptor import load_descriptor
-    from texnet.optimize import OptimizeConfig, optimize_pixels
-    from texnet.texture import TextureConfig, TextureObjective, build_texture_loss, load_exemplar, load_texture_model, train_texture
+def _train_config(preset: str, kind: str, cfg: BenchConfig, device: torch.device) -> tuple[TrainConfig, dict]:
+    from texnet import presets
+
+    table = presets.TEXTURE if kind == "texture" else presets.STYLE
+    chosen = table[preset]
+    train = cfg.train_override or chosen.train
+    return replace(train, preview_every=0, checkpoint_every=200, device=str(device)), chosen.settings
+
+
+def ensure_model(path: Path, recipe: dict[str, Any], train_fn: Callable[[], Any], label: str, log: Log) -> None:
+    """Train the model a row needs, unless one made from the same recipe (inputs and settings) is there."""
+    sidecar = path.with_name(path.name + ".recipe.json")
+    wanted = json.loads(json.dumps(recipe, sort_keys=True, default=str))
+    if path.exists() and sidecar.exists():
+        try:
+            if json.loads(sidecar.read_text()) == wanted:
+                log(f"[{label}] reusing {path}")
+                return
+        except ValueError:
+            pass
+    log(f"[{label}] training {path.name}")
+    train_fn()
+    with atomic_path(sidecar) as tmp:
+        tmp.write_text(json.dumps(wanted, sort_keys=True, indent=1))
+
+
+def texture_model(name: str, preset: str, cfg: BenchConfig, out: Path, log: Log) -> Path:
+    from texnet import presets
+    from texnet.images import load_exemplar
+    from texnet.texture import TextureConfig, train_texture
 
     device = resolve_device(cfg.device)
-    model_path = out / "models" / f"{Path(name).stem}.texnet"
-    train = TrainConfig(**{**asdict(cfg.texture_train), "device": str(device)})
-    exemplar, info = load_exemplar(name)
-    _ensure_model(model_path, info["sha256"], train, name, log,
-                  lambda: train_texture(name, model_path, train, TextureConfig(), progress=False, log=lambda *a: None))
-    generator, meta = load_texture_model(model_path, device)
-    row: dict[str, Any] = {"exemplar": name, "parameters": generator.num_parameters(),
-                           "train_seconds": meta["training"]["seconds"], "train_iterations": train.iterations}
+    train, settings = _train_config(preset, "texture", cfg, device)
+    tcfg = presets.apply(TextureConfig(), settings, {})
+    path = out / "models" / f"{preset}_{Path(name).stem}.texnet"
+    _, info = load_exemplar(name)
+    recipe = {"exemplar": info, "train": asdict(train), "texture": asdict(tcfg)}
+    ensure_model(path, recipe, lambda: train_texture(name, path, train, tcfg, progress=False, log=lambda *a: None),
+                 f"{name}, {preset}", log)
+    return path
 
+
+def style_model(cfg: BenchConfig, out: Path, log: Log) -> Path:
+    from texnet import presets
+    from texnet.images import load_exemplar
+    from texnet.style import StyleConfig, train_style
+
+    device = resolve_device(cfg.device)
+    train, settings = _train_config(cfg.style_preset, "style", cfg, device)
+    scfg = presets.apply(StyleConfig(), settings, {})
+    path = out / "models" / f"style_{cfg.style_preset}_{Path(cfg.style).stem}.texnet"
+    _, info = load_exemplar(cfg.style)
+    recipe = {"style": info, "train": asdict(train), "style_cfg": asdict(scfg)}
+    ensure_model(path, recipe, lambda: train_style(cfg.style, path, None, train, scfg, progress=False,
+                                                   log=lambda *a: None), "style", log)
+    return path
+
+
+# ---------------------------------------------------------------------------- speed
+
+
+def bench_speed(name: str, cfg: BenchConfig, out: Path, log: Log) -> dict[str, Any]:
+    """Generator time and memory against the optimisation baseline's time to the same loss."""
+    from texnet.descriptor import load_descriptor
+    from texnet.images import load_exemplar
+    from texnet.optimize import OptimizeConfig, optimize_pixels, texture_init
+    from texnet.texture import TextureConfig, load_texture_model, texture_objective
+
+    device = resolve_device(cfg.device)
+    model_path = texture_model(name, cfg.speed_preset, cfg, out, log)
+    generator, meta = load_texture_model(model_path, device)
+    row: dict[str, Any] = {"exemplar": name, "preset": cfg.speed_preset, "parameters": generator.num_parameters(),
+                           "train_seconds": meta["training"]["seconds"]}
     for size in cfg.sizes:
         row[f"gen_ms_{size}"] = 1000 * _median_seconds(lambda: generator.sample(size, size, seed=0), cfg.repeats, device)
     s = cfg.sizes[0]
     batch_s = _median_seconds(lambda: generator.sample(s, s, batch=cfg.batch, seed=0), max(2, cfg.repeats // 2), device)
     row["gen_throughput_per_s"] = cfg.batch / batch_s
 
-    q = cfg.quality_size
-    tcfg = TextureConfig()
-    descriptor, _ = load_descriptor("auto", tcfg.layers, tcfg.pooling, device)
-    objective = TextureObjective(descriptor, build_texture_loss(descriptor, exemplar.to(device), tcfg))
-    samples = torch.cat([generator.sample(q, q, seed=i) for i in range(cfg.seeds)])
+    tcfg = TextureConfig(precision="fp32")  # the baseline of Gatys et al.: Gram loss in full precision
+    exemplar, _ = load_exemplar(name)
+    descriptor, _ = load_descriptor("auto", tcfg.descriptor_layers(), tcfg.pooling, device, tcfg.precision)
+    objective = texture_objective(descriptor, exemplar.to(device), tcfg)
+    samples = torch.cat([generator.sample(s, s, seed=i) for i in range(4)])
     with torch.no_grad():
-        gen_losses = [float(objective.losses(samples[i:i + 1], None)["texture"]) for i in range(cfg.seeds)]
-    row["gen_loss"] = statistics.mean(gen_losses)
-    row["gen_diversity"] = diversity(samples.cpu())
-    row["gen_seam"] = statistics.mean(seam_score(x) for x in samples.cpu())
-    crops = _exemplar_crops(exemplar[0], q, cfg.seeds)
-    row["exemplar_crop_diversity"] = diversity(crops) if crops is not None else None
-
-    log(f"[{name}] optimisation baseline: L-BFGS, {cfg.opt_iterations} iterations at {q}px")
-    init = torch.rand(1, 3, q, q, generator=torch.Generator().manual_seed(0)).to(device)
-    opt_image, trace = optimize_pixels(lambda x: objective.losses(x, None), init,
-                                       OptimizeConfig(iterations=cfg.opt_iterations, device=str(device)), progress=False)
-    row["opt_loss_100"] = trace.losses[min(99, len(trace.losses) - 1)]
-    row["opt_loss_500"] = trace.losses[min(499, len(trace.losses) - 1)]
+        row["gen_loss"] = statistics.mean(float(objective.losses(x[None].to(device), None)["texture"]) for x in samples)
+    log(f"[{name}] optimisation baseline: L-BFGS, {cfg.opt_iterations} iterations at {s}px")
+    opt_image, trace = optimize_pixels(lambda x: objective.losses(x, None), texture_init(s, s, 0, device),
+                                       OptimizeConfig(iterations=cfg.opt_iterations, device=str(device)),
+                                       progress=False)
+    checkpoints = sorted({min(100, cfg.opt_iterations), cfg.opt_iterations})
+    row["opt_loss_at"] = {str(n): trace.losses[min(n, len(trace.losses)) - 1] for n in checkpoints}
     row["opt_iterations"] = len(trace.losses)
     row["opt_seconds_total"] = trace.seconds[-1]
     reach = trace.time_to(row["gen_loss"])
     row["opt_seconds_to_gen_loss"] = reach
-    row["speedup"] = (reach / (row[f"gen_ms_{q}"] / 1000)) if reach is not None and f"gen_ms_{q}" in row else None
+    row["speedup"] = reach / (row[f"gen_ms_{s}"] / 1000) if reach is not None else None
+    row["gen_seam"] = statistics.mean(seam_score(x) for x in samples)
     row["opt_seam"] = seam_score(opt_image[0].cpu())
     row["opt_trace"] = {"loss": trace.losses, "seconds": trace.seconds}
-
     log(f"[{name}] peak memory in fresh processes")
-    row["gen_memory"] = measure_memory("generator", str(device), str(model_path), q)
-    row["opt_memory"] = measure_memory("optimize", str(device), str(min(20, cfg.opt_iterations)), q, name)
+    row["gen_memory"] = measure_memory("generator", str(device), str(model_path), s)
+    row["opt_memory"] = measure_memory("optimize", str(device), str(min(20, cfg.opt_iterations)), s, name)
     from texnet.images import save_image, tile
 
-    save_image(torch.cat([tile(samples[0].cpu()), tile(opt_image[0].cpu())], dim=2), out / f"{Path(name).stem}_gen_vs_opt_tiled.png")
+    save_image(torch.cat([tile(samples[0]), tile(opt_image[0].cpu())], dim=2), out / f"{Path(name).stem}_gen_vs_opt_tiled.png")
     return row
 
 
-def _exemplar_crops(image: torch.Tensor, size: int, n: int) -> torch.Tensor | None:
-    h, w = image.shape[1:]
-    if h < size or w < size:
-        return None
-    g = torch.Generator().manual_seed(0)
-    tops = torch.randint(h - size + 1, (n,), generator=g)
-    lefts = torch.randint(w - size + 1, (n,), generator=g)
-    return torch.stack([image[:, t:t + size, l:l + size] for t, l in zip(tops.tolist(), lefts.tolist())])
+# ---------------------------------------------------------------------------- quality
 
 
-def _ensure_model(model_path: Path, sha: str, train: TrainConfig, label: str, log: Callable[[str], None],
-                  train_fn: Callable[[], Any]) -> None:
-    """Train the generator a row needs, unless a model with the same exemplar and settings is already there."""
-    if model_path.exists() and _matches(model_path, sha, train):
-        log(f"[{label}] reusing {model_path}")
-        return
-    log(f"[{label}] training a generator ({train.iterations} iterations of {train.batch_size}x{train.size}px)")
-    train_fn()
-
-
-def _matches(model_path: Path, sha: str, train: TrainConfig) -> bool:
-    from texnet.modelfile import read_metadata
-
-    try:
-        meta = read_metadata(model_path)
-    except Exception:  # noqa: BLE001 - a broken cached model is simply retrained
-        return False
-    t = meta.get("training", {})
-    src = meta.get("exemplar", meta.get("style", {}))
-    return src.get("sha256") == sha and all(t.get(k) == v for k, v in asdict(train).items()
-                                            if k not in ("device", "preview_every", "checkpoint_every"))
-
-
-def bench_style(cfg: BenchConfig, out: Path, log: Callable[[str], None]) -> dict[str, Any]:
+def bench_quality(name: str, cfg: BenchConfig, out: Path, log: Log) -> dict[str, Any]:
+    """Samples of each preset, the optimisation results and real crops, measured against the exemplar."""
     from texnet.descriptor import load_descriptor
-    from texnet.images import load_image, resize
-    from texnet.losses import TextureLoss
-    from texnet.optimize import OptimizeConfig, optimize_pixels
-    from texnet.style import StyleConfig, StyleObjective, load_style_model, train_style
-    from texnet.stylize import StylizeOptions, stylize_tensor
-    from texnet.texture import load_exemplar
+    from texnet.images import load_exemplar, load_image, save_image
+    from texnet.losses import DEFAULT_TEXTURE_LAYERS
+    from texnet.optimize import OptimizeConfig, optimize_texture
+    from texnet.quality import QualityMeter, contact_sheet, exemplar_crops, ratios
+    from texnet.texture import TextureConfig, load_texture_model
 
     device = resolve_device(cfg.device)
-    model_path = out / "models" / f"style_{Path(cfg.style).stem}.texnet"
-    train = TrainConfig(**{**asdict(cfg.style_train), "device": str(device)})
-    style_image, info = load_exemplar(cfg.style)
-    _ensure_model(model_path, info["sha256"], train, "style", log,
-                  lambda: train_style(cfg.style, model_path, None, train, StyleConfig(), progress=False,
-                                      log=lambda *a: None))
+    q = cfg.quality_size
+    exemplar, info = load_exemplar(name)
+    descriptor, _ = load_descriptor("auto", DEFAULT_TEXTURE_LAYERS, "avg", device, "fp32")
+    meter = QualityMeter(descriptor, exemplar.to(device))
+    crops = exemplar_crops(exemplar[0], q)
+    row: dict[str, Any] = {"exemplar": name, "exemplar_size": info["used_size"],
+                           "crops": meter.summary(crops) if crops is not None else None, "opt": {}, "presets": {}}
+    stem = Path(name).stem
+    opt_images = {}
+    for loss in cfg.opt_losses:
+        path = out / "quality" / f"{stem}_opt_{loss}.png"
+        log(f"[{name}] optimisation baseline: L-BFGS, {cfg.opt_iterations} evaluations, {loss} loss, {q}px")
+        image, trace = optimize_texture(name, q, q, OptimizeConfig(iterations=cfg.opt_iterations, device=str(device)),
+                                        TextureConfig(loss=loss, precision="fp32"), progress=False, log=lambda *a: None)
+        save_image(image, path)
+        opt_images[loss] = load_image(path)  # as a user gets it: 8-bit
+        row["opt"][loss] = {**meter.summary(opt_images[loss][None]), "seconds": trace.seconds[-1]}
+    reference = row["opt"].get("gram") or next(iter(row["opt"].values()))
+    sheets = {}
+    for preset in cfg.quality_presets:
+        model = texture_model(name, preset, cfg, out, log)
+        generator, meta = load_texture_model(model, device)
+        samples = torch.cat([generator.sample(q, q, seed=s) for s in range(1, cfg.quality_seeds + 1)]).cpu()
+        metrics = meter.summary(samples)
+        row["presets"][preset] = {**metrics, **ratios(metrics, reference),
+                                  "train_seconds": meta["training"]["seconds"],
+                                  "swd_vs_opt_swd": metrics["swd"] / row["opt"]["swd"]["swd"] if "swd" in row["opt"] else None}
+        sheets[preset] = samples
+    floor = crops[0] if crops is not None else exemplar[0, :, :q, :q]
+    best = cfg.quality_presets[-1]
+    sheet = contact_sheet([("exemplar crop", floor)] + [(f"{best} seed {i + 1}", x) for i, x in enumerate(sheets[best])]
+                          + [(f"optimisation ({loss})", img) for loss, img in opt_images.items()])
+    with atomic_path(out / "quality" / f"{stem}_sheet.jpg") as tmp:
+        sheet.save(tmp, format="JPEG", quality=90)
+    row["grid"] = [floor] + [sheets[p][0] for p in cfg.quality_presets] + [opt_images[next(iter(opt_images))]]
+    return row
+
+
+def quality_grid(rows: list[dict[str, Any]], labels: list[str], path: Path) -> None:
+    """One row per exemplar: exemplar crop, each preset's first sample, the optimisation result."""
+    from PIL import Image
+
+    from texnet.quality import contact_sheet
+
+    strips = [contact_sheet([(f"{r['exemplar']}: {label}", img) for label, img in zip(labels, r.pop("grid"))], size=192)
+              for r in rows]
+    grid = Image.new("RGB", (strips[0].width, sum(s.height for s in strips)), "white")
+    y = 0
+    for s in strips:
+        grid.paste(s, (0, y))
+        y += s.height
+    with atomic_path(path) as tmp:
+        grid.save(tmp, format="JPEG", quality=90)
+
+
+# ---------------------------------------------------------------------------- style
+
+
+def bench_style(cfg: BenchConfig, out: Path, log: Log) -> dict[str, Any]:
+    from texnet.descriptor import load_descriptor
+    from texnet.images import load_exemplar, load_image, resize
+    from texnet.optimize import OptimizeConfig, optimize_pixels
+    from texnet.style import StyleConfig, load_style_model, style_layers, style_objective
+    from texnet.stylize import StylizeOptions, stylize_tensor
+
+    device = resolve_device(cfg.device)
+    model_path = style_model(cfg, out, log)
     generator, meta = load_style_model(model_path, device)
-    row: dict[str, Any] = {"style": cfg.style, "parameters": generator.num_parameters(),
+    row: dict[str, Any] = {"style": cfg.style, "preset": cfg.style_preset, "parameters": generator.num_parameters(),
                            "train_seconds": meta["training"]["seconds"]}
     photo = load_image(cfg.style_content)
     opts = StylizeOptions()
@@ -265,28 +341,30 @@ def bench_style(cfg: BenchConfig, out: Path, log: Callable[[str], None]) -> dict
         row[f"stylize_ms_{size}"] = 1000 * _median_seconds(lambda: stylize_tensor(generator, content, opts),
                                                              max(2, cfg.repeats // 2), device)
     size = cfg.style_opt_size
-    scfg = StyleConfig()
-    layers = tuple(dict.fromkeys(scfg.style_layers + scfg.content_layers))
-    descriptor, _ = load_descriptor("auto", layers, scfg.pooling, device)
-    with torch.no_grad():
-        style_loss = TextureLoss.from_features(descriptor(style_image.to(device)), scfg.style_layers).to(device)
-    objective = StyleObjective(descriptor, style_loss, None, scfg, device)
+    scfg = StyleConfig(precision="fp32")
+    style_image, _ = load_exemplar(cfg.style)
+    descriptor, _ = load_descriptor("auto", style_layers(scfg), scfg.pooling, device, scfg.precision)
+    objective = style_objective(descriptor, style_image.to(device), scfg)
     content = resize(photo, (size, size))[None].to(device)
+    targets = objective.content_targets(content)
     with torch.no_grad():
         stylized = stylize_tensor(generator, content[0].cpu(), opts)[None].to(device)
-        row["gen_loss"] = float(objective.losses(stylized, content)["total"])
+        row["gen_loss"] = float(objective.losses(stylized, None, targets=targets)["total"])
     log(f"[style] optimisation baseline: L-BFGS from the photo, up to {cfg.style_opt_iterations} iterations at {size}px")
-    _, trace = optimize_pixels(lambda x: objective.losses(x, content), content.clone(),
+    _, trace = optimize_pixels(lambda x: objective.losses(x, None, targets=targets), content.clone(),
                                OptimizeConfig(iterations=cfg.style_opt_iterations, device=str(device)),
                                progress=False, stop_below=row["gen_loss"])
     row["opt_iterations"] = len(trace.losses)
     row["opt_final_loss"] = trace.losses[-1]
     row["opt_seconds_to_gen_loss"] = trace.time_to(row["gen_loss"])
     row["opt_seconds_total"] = trace.seconds[-1]
-    gen_s = row.get(f"stylize_ms_{size}", None)
+    gen_s = row[f"stylize_ms_{size}"] if f"stylize_ms_{size}" in row else None
     reach = row["opt_seconds_to_gen_loss"]
     row["speedup"] = reach / (gen_s / 1000) if reach is not None and gen_s else None
     return row
+
+
+# ---------------------------------------------------------------------------- report
 
 
 def machine() -> dict[str, Any]:
@@ -302,48 +380,99 @@ def machine() -> dict[str, Any]:
     return info
 
 
-def _fmt(value: Any, digits: int = 3) -> str:
+def _fmt(value: Any, digits: int = 3, missing: str = "not reached") -> str:
     if value is None:
-        return "not reached"
+        return missing
+    if isinstance(value, dict) and "error" in value:
+        return f"error: {value['error']}"
     if isinstance(value, float):
         return f"{value:.{digits}g}"
     return str(value)
 
 
+def _memory(value: dict[str, Any], key: str) -> str:
+    return _fmt(value) if "error" in value else _fmt(value.get(key), missing="n/a")
+
+
+def markdown_speed(result: dict[str, Any]) -> list[str]:
+    c = result["config"]
+    s0, s1 = c["sizes"]
+    marks = sorted({min(100, c["opt_iterations"]), c["opt_iterations"]})
+    mem = "cuda_max_allocated_mb" if result["device"].startswith("cuda") else "rss_increase_mb"
+    lines = [f"| exemplar | gen ms/sample {s0}px | gen ms {s1}px | gen samples/s (batch {c['batch']}) | gen loss | "
+             + " | ".join(f"opt loss @{n}" for n in marks)
+             + " | opt s to gen loss | speed-up | gen MB | opt MB | seam 2x2 (gen / opt) |",
+             "|---|---|---|---|---|" + "---|" * len(marks) + "---|---|---|---|---|"]
+    for r in result["speed"]:
+        lines.append("| " + " | ".join(
+            [r["exemplar"], _fmt(r[f"gen_ms_{s0}"]), _fmt(r[f"gen_ms_{s1}"]), _fmt(r["gen_throughput_per_s"]),
+             _fmt(r["gen_loss"])] + [_fmt(r["opt_loss_at"][str(n)]) for n in marks]
+            + [_fmt(r["opt_seconds_to_gen_loss"]), (_fmt(r["speedup"]) + "x") if r["speedup"] else "not reached",
+               _memory(r["gen_memory"], mem), _memory(r["opt_memory"], mem),
+               f"{_fmt(r['gen_seam'])} / {_fmt(r['opt_seam'])}"]) + " |")
+    lines += ["", f"gen = texnet generator, {result['config']['speed_preset']} preset (one forward pass); opt = "
+              f"optimisation baseline (Gatys et al., L-BFGS, Gram loss) at {s0}px; losses are texnet's Gram loss; "
+              "speed-up = optimisation time to reach the generator's loss / generator time per sample; MB = peak "
+              "process RSS increase (CPU) or max CUDA memory allocated, in a fresh process; seam = jump across a 2x2 "
+              "tiling's seams / jump across interior lines every 32 px (1 = seamless)."]
+    return lines
+
+
+def markdown_quality(result: dict[str, Any]) -> list[str]:
+    c = result["config"]
+    presets = c["quality_presets"]
+    opt_losses = c["opt_losses"]
+    head = (["exemplar", "crops (floor)"] + [f"opt {loss}" for loss in opt_losses] + list(presets)
+            + [f"{p} / opt gram" for p in presets] + [f"{p} train s" for p in presets]
+            + ["color W1: crops / " + " / ".join(presets) + " / opt gram",
+               "shift similarity: crops / " + " / ".join(presets),
+               "pixel diversity: crops / " + " / ".join(presets)])
+    lines = ["Sliced Wasserstein distance (texnet.quality, relu1_1..relu4_1, fixed directions) of samples at "
+             f"{c['quality_size']} px to the whole exemplar; lower is better.", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in result["quality"]:
+        crops = r["crops"] or {}
+        ps = [r["presets"][p] for p in presets]
+        ref = r["opt"].get("gram", {})
+        cells = ([r["exemplar"], _fmt(crops.get("swd"), missing="-")]
+                 + [_fmt(r["opt"][loss]["swd"]) for loss in opt_losses] + [_fmt(p["swd"]) for p in ps]
+                 + [_fmt(p.get("swd_ratio"), missing="-") for p in ps] + [_fmt(p["train_seconds"]) for p in ps]
+                 + [" / ".join([_fmt(crops.get("color"), missing="-")] + [_fmt(p["color"]) for p in ps]
+                               + [_fmt(ref.get("color"), missing="-")]),
+                    " / ".join([_fmt(crops.get("shift_similarity"), missing="-")]
+                               + [_fmt(p.get("shift_similarity"), missing="-") for p in ps]),
+                    " / ".join([_fmt(crops.get("diversity"), missing="-")]
+                               + [_fmt(p.get("diversity"), missing="-") for p in ps])])
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "crops = real non-overlapping crops of the exemplar (what a perfect generator would score); "
+              "opt = optimisation (L-BFGS from noise, "
+              f"{c['opt_iterations']} evaluations) with the Gram loss (Gatys et al.) or the sliced Wasserstein loss "
+              "(Heitz et al.); `P / opt gram` = preset P's distance over the Gram optimisation's; shift similarity = "
+              "best normalised cross-correlation between samples of different seeds over all shifts (1 = shifted "
+              "copies); pixel diversity = mean absolute pixel difference between seeds."]
+    return lines
+
+
+def markdown_style(result: dict[str, Any]) -> list[str]:
+    c = result["config"]
+    r = result["style"]
+    a, b = c["style_sizes"]
+    return [f"| style | stylize ms {a}px | stylize ms {b}px | gen loss ({c['style_opt_size']}px) | "
+            "opt s to gen loss | speed-up | opt iterations |", "|---|---|---|---|---|---|---|",
+            "| " + " | ".join([r["style"], _fmt(r[f"stylize_ms_{a}"]), _fmt(r[f"stylize_ms_{b}"]), _fmt(r["gen_loss"]),
+                              _fmt(r["opt_seconds_to_gen_loss"]),
+                              (_fmt(r["speedup"]) + "x") if r["speedup"] else "not reached",
+                              str(r["opt_iterations"])]) + " |"]
+
+
 def markdown(result: dict[str, Any]) -> str:
     m = result["machine"]
     lines = [f"Measured {result['date']} on {m.get('gpu') or m.get('cpu')} ({result['device']}, "
-             f"{m['cpu_threads']} threads), torch {m['torch']}, texnet {m['texnet']}, descriptor {result['descriptor']}.",
-             "", f"| exemplar | gen ms/sample {result['config']['sizes'][0]}px | gen ms {result['config']['sizes'][1]}px | "
-             f"gen samples/s (batch {result['config']['batch']}) | gen loss | "
-             "opt loss @100 | opt loss @500 | opt s to gen loss | speed-up | gen MB | opt MB | "
-             "diversity (gen / exemplar crops) | seam 2x2 (gen / opt) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in result["textures"]:
-        s0, s1 = result["config"]["sizes"]
-        mem = "cuda_max_allocated_mb" if result["device"].startswith("cuda") else "rss_increase_mb"
-        lines.append("| " + " | ".join([
-            r["exemplar"], _fmt(r[f"gen_ms_{s0}"]), _fmt(r[f"gen_ms_{s1}"]), _fmt(r["gen_throughput_per_s"]),
-            _fmt(r["gen_loss"]), _fmt(r["opt_loss_100"]), _fmt(r["opt_loss_500"]),
-            _fmt(r["opt_seconds_to_gen_loss"]), (_fmt(r["speedup"]) + "x") if r["speedup"] else "n/a",
-            _fmt(r["gen_memory"].get(mem)), _fmt(r["opt_memory"].get(mem)),
-            f"{_fmt(r['gen_diversity'])} / {_fmt(r['exemplar_crop_diversity'])}",
-            f"{_fmt(r['gen_seam'])} / {_fmt(r['opt_seam'])}"]) + " |")
-    if result.get("style"):
-        r = result["style"]
-        a, b = result["config"]["style_sizes"]
-        lines += ["", f"| style | stylize ms {a}px | stylize ms {b}px | gen loss ({result['config']['style_opt_size']}px) | "
-                  "opt s to gen loss | speed-up | opt iterations |",
-                  "|---|---|---|---|---|---|---|",
-                  "| " + " | ".join([r["style"], _fmt(r[f"stylize_ms_{a}"]), _fmt(r[f"stylize_ms_{b}"]), _fmt(r["gen_loss"]),
-                                    _fmt(r["opt_seconds_to_gen_loss"]),
-                                    (_fmt(r["speedup"]) + "x") if r["speedup"] else "n/a", str(r["opt_iterations"])]) + " |"]
-    lines += ["", "Columns: gen = texnet generator (one forward pass), opt = optimisation baseline (Gatys et al., L-BFGS) "
-              f"at {result['config']['quality_size']}px; losses are texnet's texture loss (lower is better); "
-              "speed-up = optimisation time to reach the generator's loss / generator time per sample; "
-              "MB = peak process RSS increase (CPU) or max CUDA memory allocated, in a fresh process; "
-              "diversity = mean absolute pixel difference between samples of different seeds (exemplar crops for "
-              "reference); seam = jump across a 2x2 tiling's seams / jump across interior lines every 32 px (1 = seamless)."]
+             f"{m['cpu_threads']} threads), torch {m['torch']}, texnet {m['texnet']}, descriptor {result['descriptor']}."]
+    for key, render, title in (("speed", markdown_speed, "Speed and memory"), ("quality", markdown_quality, "Quality"),
+                               ("style", markdown_style, "Stylization speed")):
+        if result.get(key):
+            lines += ["", f"### {title}", ""] + render(result)
     return "\n".join(lines) + "\n"
 
 
@@ -351,8 +480,8 @@ def plot(result: dict[str, Any], path: Path) -> None:
     """Optimisation loss against time, with the generator's single forward pass as a point."""
     from texnet import plots
 
-    rows = result["textures"]
-    q = result["config"]["quality_size"]
+    rows = result["speed"]
+    q = result["config"]["sizes"][0]
     fig, axes = plots.subplots(len(rows), width=6)
     for ax, r in zip(axes, rows):
         ax.plot(r["opt_trace"]["seconds"], r["opt_trace"]["loss"], label="optimisation (L-BFGS)")
@@ -362,30 +491,39 @@ def plot(result: dict[str, Any], path: Path) -> None:
     plots.save(fig, path)
 
 
-def run(cfg: BenchConfig, out: str | Path, extra: list[str] | None = None,
-        log: Callable[[str], None] = print) -> dict[str, Any]:
+def run(cfg: BenchConfig, out: str | Path, extra: list[str] | None = None, log: Log = print) -> dict[str, Any]:
     from texnet import weights
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    unknown = [s for s in cfg.sections if s not in SECTIONS]
+    if unknown:
+        from texnet.errors import TexnetError
+
+        raise TexnetError(f"unknown bench section(s) {', '.join(unknown)}: use {', '.join(SECTIONS)}")
     if extra:
-        cfg.exemplars = tuple(cfg.exemplars) + tuple(extra)
+        cfg.quality_exemplars = tuple(cfg.quality_exemplars) + tuple(extra)
     device = resolve_device(cfg.device)
     torch.manual_seed(0)
     started = time.perf_counter()
     result: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M"), "device": str(device), "machine": machine(),
                               "descriptor": weights.resolve("auto")[0].name,
-                              "config": json.loads(json.dumps(asdict(cfg), default=str)), "textures": []}
-    for name in cfg.exemplars:
-        result["textures"].append(bench_texture(name, cfg, out, log))
-    result["style"] = bench_style(cfg, out, log)
+                              "config": json.loads(json.dumps(asdict(cfg), default=str))}
+    if "speed" in cfg.sections:
+        result["speed"] = [bench_speed(name, cfg, out, log) for name in cfg.exemplars]
+        plot(result, out / "bench.png")
+    if "quality" in cfg.sections:
+        result["quality"] = [bench_quality(name, cfg, out, log) for name in cfg.quality_exemplars]
+        quality_grid(result["quality"], ["exemplar crop", *cfg.quality_presets, "optimisation"],
+                     out / "quality" / "grid.jpg")
+    if "style" in cfg.sections:
+        result["style"] = bench_style(cfg, out, log)
     result["seconds"] = time.perf_counter() - started
     with atomic_path(out / "bench.json") as tmp:
         tmp.write_text(json.dumps(result, indent=1))
     table = markdown(result)
     with atomic_path(out / "bench.md") as tmp:
         tmp.write_text(table)
-    plot(result, out / "bench.png")
     log(table)
-    log(f"wrote {out / 'bench.json'}, {out / 'bench.md'}, {out / 'bench.png'} in {result['seconds']:.0f} s")
+    log(f"wrote {out / 'bench.json'}, {out / 'bench.md'} in {result['seconds']:.0f} s")
     return result

@@ -37,56 +37,81 @@ _positive_float = _number(float, 0, strict=True)
 _nonneg_float = _number(float, 0, strict=False)
 
 
-def _add_training_options(p: argparse.ArgumentParser, presets: str) -> None:
+def _add_training_options(p: argparse.ArgumentParser, presets: dict) -> None:
     g = p.add_argument_group("training (explicit options override the preset)")
-    g.add_argument("--preset", choices=("quick", "paper"), default="quick",
-                   help=f"quick: {presets}; paper: the paper's 2000 iterations of batch 16 at 256 px "
-                        "(hours on a CPU, minutes on a GPU). Default: quick")
+    g.add_argument("--preset", choices=tuple(presets), default="quick",
+                   help="; ".join(f"{name}: {preset.summary}" for name, preset in presets.items())
+                   + ". Default: quick")
     g.add_argument("--size", type=_positive_int, help="side of the generated training samples in pixels")
     g.add_argument("--batch-size", type=_positive_int, help="samples per iteration")
     g.add_argument("--iterations", type=_positive_int, help="number of Adam steps")
     g.add_argument("--lr", type=_positive_float, help="initial learning rate (paper: 0.1)")
     g.add_argument("--seed", type=int, default=None, help="random seed for repeatable training (default 0)")
-    g.add_argument("--device", default=None, help="cpu, cuda or auto (default auto: cuda when available)")
+    g.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto (default auto: cuda when available)")
     g.add_argument("--resume", action="store_true", help="continue an interrupted run from MODEL.ckpt")
     g.add_argument("--preview-every", type=int, default=None, metavar="N",
                    help="write a preview image to MODEL.previews/ every N iterations (0: never)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
-    d = p.add_argument_group("descriptor")
-    d.add_argument("--descriptor", default="auto", metavar="auto|vgg19|vgg16-hed|PATH",
+
+
+def _add_loss_options(p: argparse.ArgumentParser, what: str = "texture") -> argparse._ArgumentGroup:
+    d = p.add_argument_group(f"{what} loss and descriptor (defaults: the preset's, else the first choice)")
+    d.add_argument("--loss", choices=("gram", "swd"), default=None,
+                   help="statistics to match: gram (Gatys et al.) or swd (sliced Wasserstein, Heitz et al. 2021)")
+    d.add_argument("--weighting", choices=("relative", "paper", "floor"), default=None,
+                   help="how layers add up: relative (each layer over its target's energy), paper (plain sum), "
+                        "floor (also over what real crops of the exemplar score at the training size)")
+    d.add_argument("--tv-weight", type=_nonneg_float, default=None, help="total-variation weight against speckle")
+    d.add_argument("--descriptor", default=None, metavar="auto|vgg19|vgg16-hed|PATH",
                    help="descriptor weights (default auto: vgg19 when installed, else vgg16-hed)")
-    d.add_argument("--pooling", choices=("avg", "max"), default="avg",
+    d.add_argument("--pooling", choices=("avg", "max"), default=None,
                    help="descriptor pooling; average gives smoother textures (default avg)")
+    d.add_argument("--precision", choices=("auto", "fp32", "bf16"), default=None,
+                   help="descriptor arithmetic (default auto: bf16 on CPUs with AVX512-BF16 and on bf16 GPUs)")
+    return d
 
 
-def _train_config(args: argparse.Namespace, presets: dict):
-    return presets[args.preset].with_overrides(
+def _loss_settings(args: argparse.Namespace) -> dict:
+    return dict(loss=args.loss, weighting=args.weighting, tv_weight=args.tv_weight, descriptor=args.descriptor,
+                pooling=args.pooling, precision=args.precision)
+
+
+def _train_config(args: argparse.Namespace, preset):
+    return preset.train.with_overrides(
         size=args.size, batch_size=args.batch_size, iterations=args.iterations, lr=args.lr, seed=args.seed,
         device=args.device, preview_every=args.preview_every)
+
+
+_GREY = {"auto": None, "yes": True, "no": False}
 
 
 # ---------------------------------------------------------------------------- commands
 
 
 def cmd_train_texture(args: argparse.Namespace) -> None:
-    from texnet.generators import GeneratorConfig
-    from texnet.texture import PRESETS, TextureConfig, train_texture
+    from texnet import presets
+    from texnet.texture import TextureConfig, train_texture
 
-    cfg = TextureConfig(descriptor=args.descriptor, pooling=args.pooling, exemplar_size=args.exemplar_size,
-                        tv_weight=args.tv_weight, generator=GeneratorConfig(scales=args.scales))
-    train_texture(args.image, args.output, _train_config(args, PRESETS), cfg, resume=args.resume,
+    preset = presets.TEXTURE[args.preset]
+    cfg = presets.apply(TextureConfig(), preset.settings, dict(
+        **_loss_settings(args), exemplar_size=args.exemplar_size, diversity=args.diversity,
+        grayscale=_GREY[args.grayscale] if args.grayscale else None,
+        generator=dict(scales=args.scales, channels=args.channels, norm=args.norm)))
+    if args.grayscale == "auto":
+        cfg.grayscale = None
+    train_texture(args.image, args.output, _train_config(args, preset), cfg, resume=args.resume,
                   progress=not args.quiet)
 
 
 def cmd_train_style(args: argparse.Namespace) -> None:
-    from texnet.generators import GeneratorConfig
-    from texnet.style import PRESETS, StyleConfig, train_style
+    from texnet import presets
+    from texnet.style import StyleConfig, train_style
 
-    cfg = StyleConfig(descriptor=args.descriptor, pooling=args.pooling, content_weight=args.content_weight,
-                      tv_weight=args.tv_weight, style_size=args.style_size,
-                      generator=GeneratorConfig(scales=args.scales, content_channels=3, norm=args.norm,
-                                                padding="replicate"))
-    train_style(args.style, args.output, args.content, _train_config(args, PRESETS), cfg, resume=args.resume,
+    preset = presets.STYLE[args.preset]
+    cfg = presets.apply(StyleConfig(), preset.settings, dict(
+        **_loss_settings(args), content_weight=args.content_weight, style_size=args.style_size,
+        generator=dict(scales=args.scales, norm=args.norm)))
+    train_style(args.style, args.output, args.content, _train_config(args, preset), cfg, resume=args.resume,
                 progress=not args.quiet)
 
 
@@ -94,7 +119,7 @@ def cmd_stylize(args: argparse.Namespace) -> None:
     from texnet.images import parse_size
     from texnet.style import load_style_model
     from texnet.stylize import StylizeOptions, stylize_paths
-    from texnet.train import resolve_device
+    from texnet.device import resolve_device
 
     if args.size and args.max_size:
         raise TexnetError("give --size or --max-size, not both")
@@ -114,13 +139,13 @@ def _optimize_config(args: argparse.Namespace):
 
 def cmd_optimize_texture(args: argparse.Namespace) -> None:
     from texnet.images import check_output_suffix, parse_size, save_image
+    from texnet import presets
     from texnet.optimize import optimize_texture
     from texnet.texture import TextureConfig
 
     width, height = parse_size(args.size)
     check_output_suffix(args.output)
-    cfg = TextureConfig(descriptor=args.descriptor, pooling=args.pooling, exemplar_size=args.exemplar_size,
-                        tv_weight=args.tv_weight)
+    cfg = presets.apply(TextureConfig(), {}, dict(**_loss_settings(args), exemplar_size=args.exemplar_size))
     image, trace = optimize_texture(args.image, width, height, _optimize_config(args), cfg, progress=not args.quiet)
     print(f"wrote {save_image(image, args.output)} (loss {trace.losses[-1]:.4g} after {len(trace.losses)} "
           f"iterations, {trace.seconds[-1]:.1f} s)")
@@ -128,12 +153,13 @@ def cmd_optimize_texture(args: argparse.Namespace) -> None:
 
 def cmd_optimize_style(args: argparse.Namespace) -> None:
     from texnet.images import check_output_suffix, parse_size, save_image
+    from texnet import presets
     from texnet.optimize import optimize_style
     from texnet.style import StyleConfig
 
     check_output_suffix(args.output)
-    cfg = StyleConfig(descriptor=args.descriptor, pooling=args.pooling, content_weight=args.content_weight,
-                      tv_weight=args.tv_weight, style_size=args.style_size)
+    cfg = presets.apply(StyleConfig(), {}, dict(**_loss_settings(args), content_weight=args.content_weight,
+                                                style_size=args.style_size))
     image, trace = optimize_style(args.content, args.style, _optimize_config(args), cfg,
                                   size=parse_size(args.size) if args.size else None, max_size=args.max_size,
                                   init=args.init, progress=not args.quiet)
@@ -145,20 +171,24 @@ def _add_optimize_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--iterations", type=_positive_int, default=500, help="loss evaluations (default 500)")
     p.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs", help="default lbfgs (as Gatys et al.)")
     p.add_argument("--lr", type=_positive_float, help="step size (default 1.0 for lbfgs, 0.02 for adam)")
-    p.add_argument("--tv-weight", type=_nonneg_float, default=0.0, help="total-variation weight against speckle")
     p.add_argument("--seed", type=int, default=0, help="seed of the random start image")
-    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default auto)")
-    p.add_argument("--descriptor", default="auto", metavar="auto|vgg19|vgg16-hed|PATH")
-    p.add_argument("--pooling", choices=("avg", "max"), default="avg")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default auto)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_loss_options(p)
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
+    from dataclasses import replace
+
     from texnet.bench import BenchConfig, run
-    from texnet.train import resolve_device
+    from texnet.device import resolve_device
 
     device = str(resolve_device(args.device))
     cfg = BenchConfig.quick(device) if args.quick else BenchConfig(device=device)
+    if args.sections:
+        cfg = replace(cfg, sections=tuple(args.sections))
+    if args.presets:
+        cfg = replace(cfg, quality_presets=tuple(args.presets))
     run(cfg, args.out, extra=args.exemplars)
 
 
@@ -175,7 +205,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
     from texnet.images import check_output_suffix, parse_size, save_image, tile
     from texnet.texture import load_texture_model
-    from texnet.train import resolve_device
+    from texnet.device import resolve_device
 
     width, height = parse_size(args.size)
     check_output_suffix(args.output)
@@ -259,6 +289,12 @@ def cmd_weights_fetch(args: argparse.Namespace) -> None:
 # ---------------------------------------------------------------------------- parser
 
 
+def _presets():
+    from texnet import presets
+
+    return presets
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="texnet",
@@ -274,12 +310,21 @@ def build_parser() -> argparse.ArgumentParser:
                                    "MODEL.previews/, MODEL.loss.png and, while running, MODEL.ckpt.")
     p.add_argument("image", metavar="IMAGE")
     p.add_argument("-o", "--output", required=True, metavar="MODEL", help="model file to write (e.g. out/brick.texnet)")
-    _add_training_options(p, "128 px, batch 2, 1200 iterations, lr 0.05 (about 6 minutes on a 2-core CPU)")
-    p.add_argument("--exemplar-size", type=_positive_int, metavar="N",
+    _add_training_options(p, _presets().TEXTURE)
+    d = _add_loss_options(p)
+    d.add_argument("--diversity", type=_nonneg_float, default=None, metavar="LAMBDA",
+                   help="Improved Texture Networks' diversity term: push samples of a batch apart (needs batch 2+)")
+    d.add_argument("--exemplar-size", type=_positive_int, metavar="N",
                    help="rescale the exemplar so its longer side is N px (default: keep its pixel scale)")
-    p.add_argument("--scales", type=_positive_int, default=5, metavar="K",
-                   help="noise scales K of the generator (paper: 5, ~72K parameters; 6: ~117K)")
-    p.add_argument("--tv-weight", type=_nonneg_float, default=0.0, help="total-variation weight against speckle")
+    g = p.add_argument_group("generator")
+    g.add_argument("--scales", type=_positive_int, default=None, metavar="K",
+                   help="noise scales K of the generator (default 5 as in the paper; 6 is the authors' released size)")
+    g.add_argument("--channels", type=_positive_int, default=None, metavar="C",
+                   help="channels added by each scale's branch (paper: 8)")
+    g.add_argument("--norm", choices=("batch", "instance"), default=None,
+                   help="normalisation layers: batch (paper) or instance (Improved Texture Networks)")
+    g.add_argument("--grayscale", choices=("auto", "yes", "no"), default=None,
+                   help="grey output (R = G = B); auto (default): exactly when the exemplar is grey")
     p.set_defaults(func=cmd_train_texture)
 
     p = sub.add_parser("train-style", help="train a stylization generator on one style image",
@@ -290,15 +335,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="MODEL", help="model file to write (e.g. out/starry.texnet)")
     p.add_argument("--content", metavar="DIR", help="folder of content photos, searched recursively "
                    "(jpg, png, webp, bmp, tiff); 16 photos suffice (paper). Default: scikit-image's photos")
-    _add_training_options(p, "128 px crops, batch 2, 600 iterations (about 5 minutes on a 2-core CPU)")
-    p.add_argument("--content-weight", type=_nonneg_float, default=5.0, metavar="ALPHA",
+    _add_training_options(p, _presets().STYLE)
+    d = _add_loss_options(p, "style")
+    d.add_argument("--content-weight", type=_nonneg_float, default=None, metavar="ALPHA",
                    help="weight of the content loss against the style loss (default 5; higher keeps more content)")
-    p.add_argument("--tv-weight", type=_nonneg_float, default=0.0, help="total-variation weight against speckle")
-    p.add_argument("--norm", choices=("batch", "instance"), default="instance",
-                   help="normalisation layers: instance (follow-up paper, default, clearly better) or batch (paper)")
-    p.add_argument("--scales", type=_positive_int, default=6, metavar="K", help="noise scales K (paper: 6)")
-    p.add_argument("--style-size", type=_positive_int, metavar="N",
+    d.add_argument("--style-size", type=_positive_int, metavar="N",
                    help="rescale the style image so its longer side is N px (default: keep its scale)")
+    g = p.add_argument_group("generator")
+    g.add_argument("--norm", choices=("batch", "instance"), default=None,
+                   help="normalisation layers: instance (the authors' follow-up; default) or batch (paper)")
+    g.add_argument("--scales", type=_positive_int, default=None, metavar="K", help="noise scales K (default 6, paper)")
     p.set_defaults(func=cmd_train_style)
 
     p = sub.add_parser("stylize", help="stylize photos, folders or videos with a style model",
@@ -338,7 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--size", metavar="WxH", help="resize the photo to this size")
     o.add_argument("--max-size", type=_positive_int, default=512, metavar="N",
                    help="shrink the photo so its longer side is at most N (default 512)")
-    o.add_argument("--content-weight", type=_nonneg_float, default=5.0, metavar="ALPHA", help="default 5")
+    o.add_argument("--content-weight", type=_nonneg_float, default=None, metavar="ALPHA", help="default 5")
     o.add_argument("--style-size", type=_positive_int, metavar="N", help="rescale the style image's longer side to N")
     o.add_argument("--init", choices=("content", "noise"), default="content", help="start image (default content)")
     _add_optimize_options(o)
@@ -349,8 +395,12 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(Gatys et al.) speed, peak memory and quality, for textures and stylization. "
                                    "Trains (or reuses from OUT/models) the generators it needs. Writes bench.json, "
                                    "bench.md and bench.png. About 25 minutes on a 2-core CPU; --quick: a smoke run.")
-    p.add_argument("exemplars", nargs="*", metavar="IMAGE", help="extra exemplars besides gravel and ihc")
+    p.add_argument("exemplars", nargs="*", metavar="IMAGE", help="extra exemplars for the quality section")
     p.add_argument("--quick", action="store_true", help="tiny sizes and iteration counts (a smoke test)")
+    p.add_argument("--sections", nargs="+", choices=("speed", "quality", "style"),
+                   help="run only these sections (default: all)")
+    p.add_argument("--presets", nargs="+", metavar="PRESET",
+                   help="texture presets the quality section trains and compares (default: quick standard)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     p.add_argument("--out", default="bench-out", metavar="DIR", help="output folder (default bench-out)")
     p.set_defaults(func=cmd_bench)

@@ -35,6 +35,7 @@ class GeneratorConfig:
     norm: str = "batch"  # "batch" (paper) or "instance" (Ulyanov et al.'s follow-up)
     padding: str = "circular"  # circular: periodic, tileable textures; "replicate" for photos (no wrap-around)
     activation: str = "leaky"  # "leaky" (LeakyReLU 0.01, authors' code) or "relu" (paper text)
+    grayscale: bool = False  # one output channel copied to R, G and B: grey exemplars give grey samples
     # The last 1x1 conv speaks in 0..255 pixel units around mid-grey, as the authors' generator
     # (which emits Caffe-space pixels) does: the paper's lr of 0.1 assumes that scale, and with
     # [0, 1] outputs it makes the first Adam steps overshoot by orders of magnitude.
@@ -104,6 +105,24 @@ def conv_block(in_ch: int, out_ch: int, cfg: GeneratorConfig) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+MAX_SCALES = 10
+
+
+def max_scales(size: int) -> int:
+    """The most noise scales a generator trained on size x size samples can use: the coarsest must be >= 2 px."""
+    return max(1, min(MAX_SCALES, int(math.log2(max(size, 2)))))
+
+
+def check_scales(scales: int, size: int) -> None:
+    """One clear error for a --scales value the training size cannot support."""
+    from texnet.errors import TexnetError
+
+    limit = max_scales(size)
+    if not 1 <= scales <= limit:
+        raise TexnetError(f"--scales {scales} does not fit {size} px training samples: use 1 to {limit} "
+                          f"(the coarsest scale is {size}/2^(K-1) px and must be at least 2 px; at most {MAX_SCALES})")
+
+
 def scale_sizes(height: int, width: int, scales: int) -> list[tuple[int, int]]:
     """Spatial size of each scale, finest first."""
     return [(math.ceil(height / 2**s), math.ceil(width / 2**s)) for s in range(scales)]
@@ -154,7 +173,7 @@ class MultiScaleGenerator(nn.Module):
             self.up_norms.append(_norm(cfg.norm, coarse))
             self.branch_norms.append(_norm(cfg.norm, cfg.channels))
             self.joins.append(conv_block(coarse + cfg.channels, coarse + cfg.channels, cfg))
-        self.to_rgb = nn.Conv2d(cfg.channels * cfg.scales, 3, 1)
+        self.to_rgb = nn.Conv2d(cfg.channels * cfg.scales, 1 if cfg.grayscale else 3, 1)
         rng = torch.Generator().manual_seed(seed) if seed is not None else None
         for module in self.modules():
             if isinstance(module, nn.Conv2d):  # Xavier, as in the paper
@@ -185,7 +204,12 @@ class MultiScaleGenerator(nn.Module):
             fine = self.branch_norms[j](self.branches[s](inputs[s]))
             up = self.up_norms[j](F.interpolate(x, size=fine.shape[-2:], mode="nearest"))
             x = self.joins[j](torch.cat([up, fine], dim=1))
-        return self.cfg.output_offset + self.cfg.output_scale * self.to_rgb(x)
+        return self._pixels(x)
+
+    def _pixels(self, x: torch.Tensor) -> torch.Tensor:
+        """The last 1x1 conv, mapped from 0..255 units to [0, 1] (and copied to RGB for grey models)."""
+        out = self.cfg.output_offset + self.cfg.output_scale * self.to_rgb(x)
+        return out.expand(-1, 3, -1, -1) if self.cfg.grayscale else out
 
     # ------------------------------------------------------------------ bounded-memory sampling
 
@@ -202,13 +226,18 @@ class MultiScaleGenerator(nn.Module):
         circular indexing just as the circular padding would. Peak memory then follows the
         strip, not the image: 4096x4096 textures fit in a few hundred MB.
         """
-        if self.training or self.cfg.norm != "batch" or self.cfg.content_channels:
-            raise ValueError("strip evaluation needs an eval-mode texture generator with batch norm")
+        if self.training or self.cfg.content_channels or not self.is_local():
+            raise ValueError("strip evaluation needs an eval-mode texture generator with batch norm "
+                             "or frozen instance-norm statistics")
         height = noise[0].shape[2]
-        strips = [self.cfg.output_offset + self.cfg.output_scale
-                  * self.to_rgb(self._rows(list(noise), 0, a, min(a + rows_per_strip, height)))
+        strips = [self._pixels(self._rows(list(noise), 0, a, min(a + rows_per_strip, height)))
                   for a in range(0, height, rows_per_strip)]
         return torch.cat(strips, dim=2)
+
+    def is_local(self) -> bool:
+        """True when every layer only looks at a neighbourhood (no per-image statistics in use)."""
+        return self.cfg.norm == "batch" or all(m.frozen is not None for m in self.modules()
+                                                if isinstance(m, InstanceNorm))
 
     def _rows(self, noise: list[torch.Tensor], s: int, a: int, b: int) -> torch.Tensor:
         """Rows a..b-1 (any integers, read modulo the height) of the activation at scale s."""
@@ -245,7 +274,9 @@ class MultiScaleGenerator(nn.Module):
         """Images (batch, 3, H, W) in [0, 1] in eval mode; the same seed gives the same images.
 
         Textures larger than max_pixels_at_once are computed in strips: the same result with bounded
-        memory, and faster on CPU too (strips stay in cache: 1024x1024 in 0.7 s instead of 2.0 s).
+        memory, and faster on CPU too (strips stay in cache). Instance-norm texture generators
+        then normalise with statistics taken from a max_pixels_at_once-sized sample of the same
+        seed: textures are stationary, so those statistics are the large image's, up to noise.
         """
         device = next(self.parameters()).device
         rng = torch.Generator().manual_seed(seed) if seed is not None else None
@@ -253,8 +284,16 @@ class MultiScaleGenerator(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            if (height * width > max_pixels_at_once and content is None and self.cfg.norm == "batch"):
-                out = self.forward_strips(noise, rows_per_strip=max(16, max_pixels_at_once // (4 * width)))
+            if height * width > max_pixels_at_once and content is None:
+                rows = max(16, max_pixels_at_once // (4 * width))
+                if self.cfg.norm == "batch":
+                    out = self.forward_strips(noise, rows_per_strip=rows)
+                else:
+                    side = max(2 ** (self.cfg.scales - 1), int(max_pixels_at_once ** 0.5))
+                    ref_rng = torch.Generator().manual_seed(seed) if seed is not None else None
+                    ref = self.make_noise(batch, min(side, height), min(side, width), ref_rng, device, noise_scale)
+                    with frozen_statistics(self, ref, None):
+                        out = self.forward_strips(noise, rows_per_strip=rows)
             else:
                 out = self(noise, content)
         finally:

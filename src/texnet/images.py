@@ -33,15 +33,27 @@ SAMPLE_FILES = {
     "motorcycle": "motorcycle_left.png", "color": "color.png", "camera": "camera.png",
     "coins": "coins.png", "moon": "moon.png",
 }
+# Named crops of the samples, (sample, (left, top, width, height)): textures inside photos.
+SAMPLE_CROPS = {
+    "hubble-crop": ("hubble", (244, 180, 512, 512)),  # galaxies on black: a sparse colour texture
+}
 # The colour photographs among them: the default content pool for stylization.
 SAMPLE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "motorcycle", "hubble", "retina", "ihc")
 
+MIN_EXEMPLAR = 32  # the descriptor pools 4 times before relu5_1
+MAX_EXEMPLAR_PIXELS = 4096 * 4096  # descriptor activations of larger images do not fit in memory comfortably
+
+
+def sample_names() -> list[str]:
+    return sorted(SAMPLE_FILES) + sorted(SAMPLE_CROPS)
+
 
 def sample_path(name: str) -> Path:
-    """Path of a scikit-image sample by short name; TexnetError if unknown."""
+    """Path of a scikit-image sample (or of the photo a named crop comes from); TexnetError if unknown."""
     name = name.removeprefix("skimage:")
+    name = SAMPLE_CROPS[name][0] if name in SAMPLE_CROPS else name
     if name not in SAMPLE_FILES:
-        raise TexnetError(f"unknown sample image '{name}'; known: {', '.join(sorted(SAMPLE_FILES))}")
+        raise TexnetError(f"unknown sample image '{name}'; known: {', '.join(sample_names())}")
     import skimage  # only needed for the bundled samples
 
     path = Path(skimage.__file__).parent / "data" / SAMPLE_FILES[name]
@@ -54,7 +66,7 @@ def resolve_image_path(spec: str | os.PathLike) -> Path:
     """A file path, or a bundled sample name when no such file exists."""
     spec = str(spec)
     path = Path(spec)
-    if spec.startswith("skimage:") or (not path.exists() and spec in SAMPLE_FILES):
+    if spec.startswith("skimage:") or (not path.exists() and (spec in SAMPLE_FILES or spec in SAMPLE_CROPS)):
         return sample_path(spec)
     if not path.exists():
         raise TexnetError(f"image not found: {spec}")
@@ -98,10 +110,56 @@ def load_image(spec: str | os.PathLike, min_size: int = 1) -> torch.Tensor:
         raise TexnetError(f"not an image file (or an unsupported format): {path}") from None
     except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt data
         raise TexnetError(f"cannot read image {path}: {exc}") from None
+    crop = sample_crop(spec)
+    if crop is not None:
+        left, top, cw, ch = crop
+        tensor = tensor[:, top:top + ch, left:left + cw].contiguous()
     h, w = tensor.shape[1:]
     if min(h, w) < min_size:
         raise TexnetError(f"image {path} is {w}x{h}; at least {min_size}x{min_size} pixels are needed")
     return tensor
+
+
+def sample_crop(spec: str | os.PathLike) -> tuple[int, int, int, int] | None:
+    """The crop box of a named sample crop (when no file of that name exists), else None."""
+    name = str(spec).removeprefix("skimage:")
+    if name in SAMPLE_CROPS and (str(spec).startswith("skimage:") or not Path(spec).exists()):
+        return SAMPLE_CROPS[name][1]
+    return None
+
+
+def is_grayscale(image: torch.Tensor, tolerance: float = 1.5 / 255) -> bool:
+    """True when R, G and B agree everywhere (a grey image stored as RGB counts)."""
+    return bool((image.amax(dim=-3) - image.amin(dim=-3)).max() <= tolerance)
+
+
+def load_exemplar(spec: str, exemplar_size: int | None = None) -> tuple[torch.Tensor, dict]:
+    """A texture or style exemplar as (1, 3, H, W), and what a model file records about it.
+
+    The exemplar keeps its pixel scale unless `exemplar_size` (its longer side) is given.
+    """
+    from texnet.files import sha256_of
+
+    path = resolve_image_path(spec)
+    image = load_image(spec, min_size=1)
+    h, w = image.shape[1:]
+    if exemplar_size is not None:
+        if exemplar_size < MIN_EXEMPLAR:
+            raise TexnetError(f"--exemplar-size must be at least {MIN_EXEMPLAR}")
+        scale = exemplar_size / max(h, w)
+        image = resize(image, (max(1, round(w * scale)), max(1, round(h * scale))))
+    h2, w2 = image.shape[1:]
+    if min(h2, w2) < MIN_EXEMPLAR:
+        raise TexnetError(f"exemplar {path} is {w2}x{h2}; at least {MIN_EXEMPLAR}x{MIN_EXEMPLAR} pixels are needed")
+    if h2 * w2 > MAX_EXEMPLAR_PIXELS:
+        nw, nh = fit_within((h2, w2), 4096)
+        raise TexnetError(f"exemplar {path} is {w2}x{h2}, too large to describe in memory; "
+                          f"pass --exemplar-size {max(nw, nh)} (or smaller) to rescale it")
+    info = {"file": path.name, "sha256": sha256_of(path), "original_size": [w, h], "used_size": [w2, h2]}
+    crop = sample_crop(spec)
+    if crop is not None:
+        info["name"], info["crop"] = str(spec).removeprefix("skimage:"), list(crop)
+    return image[None], info
 
 
 def to_pil(image: torch.Tensor) -> Image.Image:

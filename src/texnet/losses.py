@@ -1,8 +1,22 @@
-"""Losses on descriptor features: the Gram texture loss, the content loss, total variation.
+"""Losses on descriptor features: texture statistics (Gram or sliced Wasserstein), content, diversity, TV.
 
 Losses take the feature dicts that one descriptor pass returns, so a style loss and
 a content loss share that pass. Every loss returns one value per sample (shape (B,))
 so training can average them and benchmarks can compare single images.
+
+Two texture statistics are available, both built from the exemplar's features:
+
+* ``gram``: Gatys et al.'s Gram matrices (paper eq. 5): second moments only.
+* ``swd``: the sliced Wasserstein distance of Heitz et al. (CVPR 2021): the whole
+  distribution of feature vectors, compared along random 1-D projections.
+
+Both report one error per layer; how the layers are summed is the *weighting*:
+``relative`` divides each layer by its target's energy (texnet's default: raw
+magnitudes differ by 10^6 between relu1_1 and relu5_1 of vgg16-hed, so an
+unnormalised sum trains on one layer), ``paper`` is the plain sum of the authors'
+code, and ``floor`` also divides each layer by what real crops of the exemplar score
+at the training size (see `calibrate_floor`), so that no layer asks the generator for
+more than real texture gives.
 """
 
 from __future__ import annotations
@@ -14,9 +28,14 @@ from torch import nn
 
 PAPER_TEXTURE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 PAPER_CONTENT_LAYERS = ("relu4_2",)
-# texnet's default adds the Gram of the RGB pixels: it pins mean colour and colour covariance,
-# which the VGG layers leave loose (samples of a grey exemplar otherwise drift to yellow/purple casts).
+# texnet's default adds the statistics of the RGB pixels: they pin the colours, which the
+# (edge-tuned) VGG layers leave loose (samples of a grey exemplar otherwise drift to colour casts).
 DEFAULT_TEXTURE_LAYERS = ("pixels",) + PAPER_TEXTURE_LAYERS
+LOSS_KINDS = ("gram", "swd")
+WEIGHTINGS = ("relative", "paper", "floor")
+MAX_TARGET_POSITIONS = 1 << 16  # swd keeps at most this many exemplar feature vectors per layer
+
+Features = Mapping[str, torch.Tensor]
 
 
 def gram(features: torch.Tensor) -> torch.Tensor:
@@ -26,48 +45,143 @@ def gram(features: torch.Tensor) -> torch.Tensor:
     large exemplar is a valid target for small training samples and vice versa.
     """
     b, c, h, w = features.shape
-    flat = features.reshape(b, c, h * w)
+    flat = features.float().reshape(b, c, h * w)
     return torch.bmm(flat, flat.transpose(1, 2)) / (h * w)
 
 
-class TextureLoss(nn.Module):
-    """sum_l w_l * ||G_l(x) - G_l(x0)||^2 / ||G_l(x0)||^2: paper eq. 5, each layer as a relative error.
+class TextureStatisticLoss(nn.Module):
+    """sum_l w_l * d_l(x, x0): the shared part of the Gram and sliced-Wasserstein losses.
 
-    Raw Gram magnitudes differ by orders of magnitude between layers (and between
-    descriptors: 10^5 at relu1_1 vs 10^-2 at relu5_1 for vgg16-hed), so an unnormalised
-    sum silently trains on one or two layers. Dividing by the target's energy gives
-    every layer the same say and makes loss values comparable across descriptors.
+    Subclasses implement `raw(name, features, rng)` (the unweighted error of one layer, per
+    sample) and `energy(name)` (the target's scale that makes the error relative).
     """
 
-    def __init__(self, targets: Mapping[str, torch.Tensor], layer_weights: Mapping[str, float] | None = None):
-        super().__init__()
-        self.layers = tuple(targets)
-        weights = dict(layer_weights or {})
-        self.layer_weights = {name: float(weights.get(name, 1.0)) for name in self.layers}
-        for name, target in targets.items():
-            self.register_buffer(f"target_{name}", target.detach().clone())
-            self.register_buffer(f"scale_{name}", (target.detach() ** 2).sum().clamp_min(1e-12))
+    kind = ""
 
-    @classmethod
-    def from_features(cls, features: Mapping[str, torch.Tensor], layers: Sequence[str],
-                      layer_weights: Mapping[str, float] | None = None) -> "TextureLoss":
-        """Targets from the descriptor features of one exemplar (batch of 1)."""
-        return cls({name: gram(features[name])[0] for name in layers}, layer_weights)
+    def __init__(self, layers: Sequence[str], layer_weights: Mapping[str, float] | None, weighting: str):
+        super().__init__()
+        if weighting not in WEIGHTINGS:
+            raise ValueError(f"weighting must be one of {', '.join(WEIGHTINGS)}, not {weighting!r}")
+        self.layers = tuple(layers)
+        self.weighting = weighting
+        user = dict(layer_weights or {})
+        self.user_weights = {name: float(user.get(name, 1.0)) for name in self.layers}
+        self.floor = {name: 1.0 for name in self.layers}
+
+    def raw(self, name: str, features: Features, rng: torch.Generator | None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def energy(self, name: str) -> float:
+        raise NotImplementedError
+
+    def weight(self, name: str) -> float:
+        """The factor layer `name`'s raw error is multiplied by."""
+        w = self.user_weights[name]
+        if self.weighting == "paper":
+            return w
+        w = w / self.energy(name)
+        return w / self.floor[name] if self.weighting == "floor" else w
+
+    def per_layer(self, features: Features, rng: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """Each layer's weighted error, per sample."""
+        return {name: self.weight(name) * self.raw(name, features, rng) for name in self.layers}
+
+    def forward(self, features: Features, rng: torch.Generator | None = None) -> torch.Tensor:
+        return sum(self.per_layer(features, rng).values())
+
+    def relative(self, features: Features, rng: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """Each layer's error relative to its target's energy, whatever the weighting (for measurements)."""
+        return {name: self.raw(name, features, rng) / self.energy(name) for name in self.layers}
+
+    def describe(self) -> dict:
+        """What a model file records about this loss."""
+        return {"kind": self.kind, "weighting": self.weighting, "layers": list(self.layers),
+                "layer_weights": self.user_weights,
+                "floor": {k: round(v, 6) for k, v in self.floor.items()} if self.weighting == "floor" else None}
+
+
+class GramLoss(TextureStatisticLoss):
+    """||G_l(x) - G_l(x0)||^2 per layer: paper eq. 5 with Gram matrices averaged over positions."""
+
+    kind = "gram"
+
+    def __init__(self, exemplar: Features, layers: Sequence[str], layer_weights: Mapping[str, float] | None = None,
+                 weighting: str = "relative"):
+        super().__init__(layers, layer_weights, weighting)
+        self._energy = {}
+        for name in self.layers:
+            target = gram(exemplar[name])[0].detach()
+            self.register_buffer(f"target_{name}", target.clone())
+            self._energy[name] = float((target**2).sum().clamp_min(1e-12))
 
     def target(self, name: str) -> torch.Tensor:
         return getattr(self, f"target_{name}")
 
-    def per_layer(self, features: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        return {name: ((gram(features[name]) - self.target(name)) ** 2).sum(dim=(1, 2)) / getattr(self, f"scale_{name}")
-                for name in self.layers}
+    def energy(self, name: str) -> float:
+        return self._energy[name]
 
-    def forward(self, features: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        terms = self.per_layer(features)
-        return sum(self.layer_weights[name] * value for name, value in terms.items())
+    def raw(self, name: str, features: Features, rng: torch.Generator | None = None) -> torch.Tensor:
+        return ((gram(features[name]) - self.target(name)) ** 2).sum(dim=(1, 2))
 
 
-def content_loss(features: Mapping[str, torch.Tensor], targets: Mapping[str, torch.Tensor],
-                 layers: Sequence[str] = PAPER_CONTENT_LAYERS) -> torch.Tensor:
+class SlicedWassersteinLoss(TextureStatisticLoss):
+    """Sliced Wasserstein distance per layer (Heitz, Vanhoey, Chambon, Belcour, CVPR 2021).
+
+    The feature vectors of all positions are projected onto as many random unit directions
+    as there are channels, drawn afresh at every call; both projected sets are sorted, and
+    the loss is the mean squared difference of the sorted values. The exemplar's vectors
+    are resampled (random positions, with replacement) to the sample's count, which also
+    handles exemplars and samples of different sizes. Matching sorted projections matches
+    the whole feature distribution, not only its second moments.
+    """
+
+    kind = "swd"
+
+    def __init__(self, exemplar: Features, layers: Sequence[str], layer_weights: Mapping[str, float] | None = None,
+                 weighting: str = "relative", seed: int = 0):
+        super().__init__(layers, layer_weights, weighting)
+        keep = torch.Generator().manual_seed(seed)
+        self._energy = {}
+        self.default_rng = torch.Generator().manual_seed(seed + 1)
+        for name in self.layers:
+            f = exemplar[name][0].detach().float()
+            flat = f.reshape(f.shape[0], -1)
+            if flat.shape[1] > MAX_TARGET_POSITIONS:  # a fixed random subset: memory stays bounded for big exemplars
+                idx = torch.randperm(flat.shape[1], generator=keep)[:MAX_TARGET_POSITIONS].to(flat.device)
+                flat = flat[:, idx]
+            self.register_buffer(f"target_{name}", flat.contiguous())
+            # expected squared projection of a target vector on a random unit direction
+            self._energy[name] = float((flat**2).sum(dim=0).mean().clamp_min(1e-12) / flat.shape[0])
+
+    def energy(self, name: str) -> float:
+        return self._energy[name]
+
+    def raw(self, name: str, features: Features, rng: torch.Generator | None = None) -> torch.Tensor:
+        rng = rng if rng is not None else self.default_rng
+        x = features[name].float()
+        b, c, h, w = x.shape
+        n = h * w
+        target = getattr(self, f"target_{name}")
+        directions = torch.randn(c, c, generator=rng).to(x.device)
+        directions = directions / directions.norm(dim=1, keepdim=True)
+        picks = torch.randint(target.shape[1], (n,), generator=rng).to(x.device)
+        projected_x = torch.matmul(directions, x.reshape(b, c, n)).sort(dim=2).values
+        projected_y = (directions @ target[:, picks]).sort(dim=1).values
+        return ((projected_x - projected_y) ** 2).mean(dim=(1, 2))
+
+
+def build_texture_loss(kind: str, exemplar: Features, layers: Sequence[str],
+                       layer_weights: Mapping[str, float] | None = None, weighting: str = "relative",
+                       ) -> TextureStatisticLoss:
+    """The texture (or style) term from the exemplar's descriptor features."""
+    if kind == "gram":
+        return GramLoss(exemplar, layers, layer_weights, weighting)
+    if kind == "swd":
+        return SlicedWassersteinLoss(exemplar, layers, layer_weights, weighting)
+    raise ValueError(f"loss must be one of {', '.join(LOSS_KINDS)}, not {kind!r}")
+
+
+def content_loss(features: Features, targets: Features, layers: Sequence[str] = PAPER_CONTENT_LAYERS) -> torch.Tensor:
     """Paper eq. 6 as a relative error: ||F(x) - F(y)||^2 / ||F(y)||^2 per sample and layer.
 
     Relative like the texture loss, so the content weight alpha means the same for any
@@ -75,10 +189,28 @@ def content_loss(features: Mapping[str, torch.Tensor], targets: Mapping[str, tor
     """
     total = 0
     for name in layers:
-        target = targets[name]
+        target = targets[name].float()
         energy = (target**2).mean(dim=(1, 2, 3)).clamp_min(1e-12)
-        total = total + ((features[name] - target) ** 2).mean(dim=(1, 2, 3)) / energy
+        total = total + ((features[name].float() - target) ** 2).mean(dim=(1, 2, 3)) / energy
     return total
+
+
+def diversity_loss(features: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Improved Texture Networks' entropy term: -mean_i log(min_j!=i ||f_i - f_j||^2), per batch.
+
+    Added with a positive weight it pushes each sample away from its nearest neighbour in
+    descriptor space, so different noise gives different textures (Ulyanov, Vedaldi,
+    Lempitsky, CVPR 2017). Distances are mean squared differences, relative to the
+    features' mean energy, so the weight means the same for any layer. Needs a batch of 2+.
+    """
+    b = features.shape[0]
+    if b < 2:
+        raise ValueError("the diversity term needs a batch of at least 2 samples")
+    flat = features.float().reshape(b, -1)
+    scale = (flat**2).mean().detach().clamp_min(eps)
+    dist = torch.cdist(flat, flat).pow(2) / flat.shape[1] / scale
+    dist = dist + torch.eye(b, device=flat.device) * 1e6  # ignore each sample's distance to itself
+    return -torch.log(dist.min(dim=1).values + eps).mean()
 
 
 def total_variation(images: torch.Tensor) -> torch.Tensor:

@@ -69,6 +69,19 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
     return generator.to(device).eval(), meta
 
 
+KIND_HINTS = {"texture": "train one with `texnet train-texture`", "style": "train one with `texnet train-style`"}
+
+
+def load_model_of_kind(path: str | os.PathLike, kind: str,
+                       device: str | torch.device = "cpu") -> tuple[MultiScaleGenerator, dict]:
+    """load_model, refusing a model of another kind (a texture model given to `stylize`, say)."""
+    generator, meta = load_model(path, device)
+    if meta.get("kind") != kind:
+        raise TexnetError(f"{path} is a {meta.get('kind', 'unknown')} model, not a {kind} model "
+                          f"({KIND_HINTS.get(kind, '')})")
+    return generator, meta
+
+
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     return _read(path, FORMAT, "texnet model")[1]
 

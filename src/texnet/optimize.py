@@ -14,12 +14,11 @@ from typing import Callable
 import torch
 
 from texnet.descriptor import load_descriptor
+from texnet.device import resolve_device
 from texnet.errors import TexnetError
-from texnet.images import fit_within, load_image, resize
-from texnet.losses import TextureLoss
-from texnet.style import StyleConfig, StyleObjective
-from texnet.texture import TextureConfig, TextureObjective, build_texture_loss, load_exemplar
-from texnet.train import resolve_device
+from texnet.images import fit_within, load_exemplar, load_image, resize
+from texnet.style import StyleConfig, style_layers, style_objective
+from texnet.texture import TextureConfig, texture_objective
 
 LossFn = Callable[[torch.Tensor], dict[str, torch.Tensor]]
 
@@ -105,12 +104,19 @@ def optimize_texture(image: str, width: int, height: int, cfg: OptimizeConfig | 
     cfg, tcfg = cfg or OptimizeConfig(), tcfg or TextureConfig()
     device = resolve_device(cfg.device)
     exemplar, _ = load_exemplar(image, tcfg.exemplar_size)
-    descriptor, info = load_descriptor(tcfg.descriptor, tcfg.layers, tcfg.pooling, device)
-    log(f"descriptor: {info.source}; optimising {width}x{height} px with {cfg.optimizer}, {cfg.iterations} iterations")
-    objective = TextureObjective(descriptor, build_texture_loss(descriptor, exemplar.to(device), tcfg), tcfg.tv_weight)
-    init = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(cfg.seed)).to(device)
-    x, trace = optimize_pixels(lambda img: objective.losses(img, None), init, cfg, progress)
+    descriptor, info = load_descriptor(tcfg.descriptor, tcfg.descriptor_layers(), tcfg.pooling, device, tcfg.precision)
+    log(f"descriptor: {info.source} ({info.precision}); optimising {width}x{height} px with {cfg.optimizer}, "
+        f"{cfg.iterations} iterations, {tcfg.loss} loss")
+    objective = texture_objective(descriptor, exemplar.to(device), tcfg, train_size=max(width, height))
+    rng = torch.Generator().manual_seed(cfg.seed)  # sliced-Wasserstein directions
+    x, trace = optimize_pixels(lambda img: objective.losses(img, None, rng),
+                               texture_init(width, height, cfg.seed, device), cfg, progress)
     return x[0].cpu(), trace
+
+
+def texture_init(width: int, height: int, seed: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """The start image of texture optimisation: uniform noise from `seed`."""
+    return torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(seed)).to(device)
 
 
 def optimize_style(content: str, style: str, cfg: OptimizeConfig | None = None, scfg: StyleConfig | None = None,
@@ -127,17 +133,16 @@ def optimize_style(content: str, style: str, cfg: OptimizeConfig | None = None, 
     elif max_size is not None and max(photo.shape[1:]) > max_size:
         photo = resize(photo, fit_within(tuple(photo.shape[1:]), max_size))
     style_image, _ = load_exemplar(style, scfg.style_size)
-    layers = tuple(dict.fromkeys(scfg.style_layers + scfg.content_layers))
-    descriptor, info = load_descriptor(scfg.descriptor, layers, scfg.pooling, device)
-    log(f"descriptor: {info.source}; optimising {photo.shape[2]}x{photo.shape[1]} px with {cfg.optimizer}, "
-        f"{cfg.iterations} iterations, content weight {scfg.content_weight}")
-    with torch.no_grad():
-        style_loss = TextureLoss.from_features(descriptor(style_image.to(device)), scfg.style_layers).to(device)
-    objective = StyleObjective(descriptor, style_loss, pool=None, cfg=scfg, device=device)
+    descriptor, info = load_descriptor(scfg.descriptor, style_layers(scfg), scfg.pooling, device, scfg.precision)
+    log(f"descriptor: {info.source} ({info.precision}); optimising {photo.shape[2]}x{photo.shape[1]} px with "
+        f"{cfg.optimizer}, {cfg.iterations} iterations, {scfg.loss} style loss, content weight {scfg.content_weight}")
+    objective = style_objective(descriptor, style_image.to(device), scfg, train_size=max(photo.shape[1:]))
     target = photo[None].to(device)
-    start = target if init == "content" else torch.rand(target.shape, generator=torch.Generator().manual_seed(cfg.seed)).to(device)
-    x, trace = optimize_pixels(lambda img: objective.losses(img, target), start, cfg, progress)
+    targets = objective.content_targets(target)  # once: the photo does not change
+    start = target if init == "content" else texture_init(target.shape[3], target.shape[2], cfg.seed, device)
+    rng = torch.Generator().manual_seed(cfg.seed)
+    x, trace = optimize_pixels(lambda img: objective.losses(img, None, rng, targets), start, cfg, progress)
     return x[0].cpu(), trace
 
 
-__all__ = ["OptimizeConfig", "Trace", "optimize_pixels", "optimize_texture", "optimize_style"]
+__all__ = ["OptimizeConfig", "Trace", "optimize_pixels", "optimize_texture", "optimize_style", "texture_init"]

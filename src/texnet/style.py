@@ -16,19 +16,15 @@ from typing import Callable
 import torch
 
 from texnet.descriptor import VGGDescriptor, load_descriptor
+from texnet.device import resolve_device
 from texnet.errors import TexnetError
-from texnet.generators import GeneratorConfig, MultiScaleGenerator
-from texnet.images import IMAGE_SUFFIXES, SAMPLE_PHOTOS, load_image, resize, sample_path
-from texnet.losses import PAPER_CONTENT_LAYERS, DEFAULT_TEXTURE_LAYERS, TextureLoss, content_loss, total_variation
-from texnet.modelfile import load_model
-from texnet.texture import load_exemplar
-from texnet.train import History, TrainConfig, fit, resolve_device
-
-PRESETS = {
-    "paper": TrainConfig(),
-    "quick": TrainConfig(size=128, batch_size=2, iterations=600, lr=0.05, lr_decay=0.7,
-                         lr_decay_start=300, lr_decay_every=60, preview_every=100),
-}
+from texnet.generators import GeneratorConfig, MultiScaleGenerator, check_scales
+from texnet.images import IMAGE_SUFFIXES, SAMPLE_PHOTOS, load_exemplar, load_image, resize, sample_path
+from texnet.losses import DEFAULT_TEXTURE_LAYERS, PAPER_CONTENT_LAYERS, content_loss
+from texnet.modelfile import load_model_of_kind
+from texnet.presets import STYLE_PRESETS as PRESETS
+from texnet.texture import StatisticTerms, exemplar_loss
+from texnet.train import History, TrainConfig, fit
 
 PREVIEW_PHOTO = "chelsea"  # held out of the default pool, used for previews
 
@@ -36,11 +32,15 @@ PREVIEW_PHOTO = "chelsea"  # held out of the default pool, used for previews
 @dataclass
 class StyleConfig:
     descriptor: str = "auto"
+    loss: str = "gram"  # the style term: "gram" or "swd" (see texnet.losses)
     style_layers: tuple[str, ...] = DEFAULT_TEXTURE_LAYERS
+    layer_weights: dict[str, float] = field(default_factory=dict)
+    weighting: str = "relative"
     content_layers: tuple[str, ...] = PAPER_CONTENT_LAYERS
     content_weight: float = 5.0  # alpha of paper eq. 8 (both losses are relative errors); chosen by eye
     tv_weight: float = 0.0
     pooling: str = "avg"
+    precision: str = "auto"
     style_size: int | None = None  # longer side of the style image; None keeps its pixel scale
     generator: GeneratorConfig = field(
         default_factory=lambda: GeneratorConfig(scales=6, content_channels=3, norm="instance", padding="replicate"))
@@ -113,28 +113,29 @@ class ContentPool:
 
 
 class StyleObjective:
-    """Noise + content crops in; Gram loss against the style plus alpha * content loss out."""
+    """Noise + content crops in; the style term against the painting plus alpha * content loss out."""
 
-    def __init__(self, descriptor: VGGDescriptor, style_loss: TextureLoss, pool: ContentPool, cfg: StyleConfig,
-                 device: torch.device | str):
-        self.descriptor, self.style_loss, self.pool, self.cfg, self.device = descriptor, style_loss, pool, cfg, device
+    def __init__(self, descriptor: VGGDescriptor, terms: StatisticTerms, pool: "ContentPool | None",
+                 cfg: StyleConfig, device: torch.device | str):
+        self.descriptor, self.terms, self.pool, self.cfg, self.device = descriptor, terms, pool, cfg, device
 
     def inputs(self, generator: MultiScaleGenerator, batch_size: int, size: int, rng: torch.Generator):
         content = self.pool.crops(batch_size, size, rng).to(self.device)
         return generator.make_noise(batch_size, size, size, rng, self.device), content
 
-    def losses(self, images: torch.Tensor, content: torch.Tensor | None) -> dict[str, torch.Tensor]:
-        features = self.descriptor(images)
+    def content_targets(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The content layers of the photos; the optimisation baseline computes them once, not per step."""
         with torch.no_grad():
-            targets = self.descriptor(content)
-        style = self.style_loss(features).mean()
-        cont = content_loss(features, targets, self.cfg.content_layers).mean()
-        terms = {"style": style, "content": cont}
-        total = style + self.cfg.content_weight * cont
-        if self.cfg.tv_weight:
-            terms["tv"] = total_variation(images).mean()
-            total = total + self.cfg.tv_weight * terms["tv"]
-        terms["total"] = total
+            features = self.descriptor(content)
+        return {name: features[name] for name in self.cfg.content_layers}
+
+    def losses(self, images: torch.Tensor, content: torch.Tensor | None, rng: torch.Generator | None = None,
+               targets: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        features = self.descriptor(images)
+        targets = targets if targets is not None else self.content_targets(content)
+        terms, total = self.terms(images, features, rng)
+        terms["content"] = content_loss(features, targets, self.cfg.content_layers).mean()
+        terms["total"] = total + self.cfg.content_weight * terms["content"]
         return terms
 
     @torch.no_grad()
@@ -149,43 +150,52 @@ def train_style(style: str, output: str | Path, content: str | None = None, trai
                 cfg: StyleConfig | None = None, resume: bool = False, progress: bool = True,
                 log: Callable[[str], None] = print) -> tuple[Path, History]:
     """Train a stylization generator for one style image and write it to `output`."""
-    train = train or PRESETS["paper"]
+    train = train or PRESETS["quick"]
     cfg = cfg or StyleConfig()
     train.validate()
     if cfg.content_weight < 0:
         raise TexnetError("--content-weight must be at least 0")
+    check_scales(cfg.generator.scales, train.size)
     device = resolve_device(train.device)
     style_image, style_info = load_exemplar(style, cfg.style_size)
     pool = ContentPool.load(content, train.size, log)
-    layers = tuple(dict.fromkeys(cfg.style_layers + cfg.content_layers))
-    descriptor, descriptor_info = load_descriptor(cfg.descriptor, layers, cfg.pooling, device)
-    log(f"descriptor: {descriptor_info.source} ({descriptor_info.arch}, {cfg.pooling} pooling) "
-        f"from {descriptor_info.weights_file}")
+    descriptor, descriptor_info = load_descriptor(cfg.descriptor, style_layers(cfg), cfg.pooling, device, cfg.precision)
+    log(f"descriptor: {descriptor_info.source} ({descriptor_info.arch}, {cfg.pooling} pooling, "
+        f"{descriptor_info.precision}) from {descriptor_info.weights_file}")
     log(f"style: {style_info['file']} at {style_info['used_size'][0]}x{style_info['used_size'][1]} px; "
         f"{len(pool.images)} content images ({content or 'scikit-image photos'}); crops {train.size}px, "
-        f"batch {train.batch_size}, {train.iterations} iterations, content weight {cfg.content_weight}, "
-        f"{cfg.generator.norm} norm on {device}")
-    with torch.no_grad():
-        style_loss = TextureLoss.from_features(descriptor(style_image.to(device)), cfg.style_layers).to(device)
+        f"batch {train.batch_size}, {train.iterations} iterations, {cfg.loss} style loss, content weight "
+        f"{cfg.content_weight}, {cfg.generator.norm} norm on {device}")
     generator = MultiScaleGenerator(cfg.generator, seed=train.seed)
-    objective = StyleObjective(descriptor, style_loss, pool, cfg, device)
+    objective = style_objective(descriptor, style_image.to(device), cfg, pool, train.size)
     meta = {
         "kind": "style",
         "descriptor": asdict(descriptor_info),
         "style": style_info,
         "content_pool": {"source": str(content) if content else "scikit-image", "images": pool.names},
-        "loss": {"style_layers": list(cfg.style_layers), "content_layers": list(cfg.content_layers),
+        "loss": {**objective.terms.loss.describe(), "content_layers": list(cfg.content_layers),
                  "content_weight": cfg.content_weight, "tv_weight": cfg.tv_weight},
     }
     return fit(generator, objective, train, Path(output), meta, resume=resume, progress=progress, log=log)
 
 
+def style_layers(cfg: StyleConfig) -> tuple[str, ...]:
+    """Every descriptor layer the style objective reads."""
+    return tuple(dict.fromkeys(cfg.style_layers + cfg.content_layers))
+
+
+def style_objective(descriptor: VGGDescriptor, style_image: torch.Tensor, cfg: StyleConfig,
+                    pool: ContentPool | None = None, train_size: int | None = None) -> StyleObjective:
+    """The one place a style objective is built (training, optimisation and the bench use it)."""
+    loss = exemplar_loss(descriptor, style_image, cfg.loss, cfg.style_layers, cfg.layer_weights, cfg.weighting,
+                         train_size)
+    return StyleObjective(descriptor, StatisticTerms(loss, cfg.tv_weight, name="style"), pool, cfg,
+                          style_image.device)
+
+
 def load_style_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[MultiScaleGenerator, dict]:
-    generator, meta = load_model(path, device)
-    if meta.get("kind") != "style":
-        raise TexnetError(f"{path} is a {meta.get('kind', 'unknown')} model, not a style model "
-                          "(train one with `texnet train-style`)")
-    return generator, meta
+    return load_model_of_kind(path, "style", device)
 
 
-__all__ = ["StyleConfig", "ContentPool", "StyleObjective", "train_style", "load_style_model", "PRESETS"]
+__all__ = ["StyleConfig", "ContentPool", "StyleObjective", "style_objective", "style_layers", "train_style",
+           "load_style_model", "PRESETS"]

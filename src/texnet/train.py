@@ -8,65 +8,24 @@ Adam with the paper's step schedule, a progress bar, previews, checkpoints that
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
 import torch
 
+from texnet.device import resolve_device
 from texnet.errors import TexnetError
 from texnet.generators import MultiScaleGenerator
 from texnet.images import save_image
 from texnet.modelfile import load_checkpoint, save_checkpoint, save_model
+from texnet.presets import TrainConfig
 
 Log = Callable[[str], None]
-
-
-@dataclass
-class TrainConfig:
-    """Optimisation settings; the defaults are the paper's (section 4)."""
-
-    size: int = 256  # side of the generated training samples
-    batch_size: int = 16
-    iterations: int = 2000
-    lr: float = 0.1
-    lr_decay: float = 0.7  # lr *= lr_decay at lr_decay_start and every lr_decay_every after
-    lr_decay_start: int = 1000
-    lr_decay_every: int = 200
-    preview_every: int = 100  # 0 disables previews
-    checkpoint_every: int = 50
-    seed: int = 0
-    device: str = "auto"
-
-    def with_overrides(self, **overrides: Any) -> "TrainConfig":
-        """Explicit options win over the preset; None means 'not given'."""
-        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
-
-    def lr_at(self, iteration: int) -> float:
-        if iteration < self.lr_decay_start or self.lr_decay_every <= 0:
-            return self.lr
-        steps = 1 + (iteration - self.lr_decay_start) // self.lr_decay_every
-        return self.lr * self.lr_decay**steps
-
-    def validate(self) -> None:
-        for name in ("size", "batch_size", "iterations"):
-            if getattr(self, name) < 1:
-                raise TexnetError(f"--{name.replace('_', '-')} must be at least 1")
-        if self.lr <= 0:
-            raise TexnetError("--lr must be positive")
-
-
-def resolve_device(spec: str) -> torch.device:
-    if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if spec.startswith("cuda") and not torch.cuda.is_available():
-        raise TexnetError("--device cuda was asked for but no CUDA GPU is available")
-    if spec != "cpu" and not spec.startswith("cuda"):
-        raise TexnetError(f"unknown device '{spec}': use cpu, cuda or auto")
-    return torch.device(spec)
 
 
 class Objective(Protocol):
@@ -76,8 +35,10 @@ class Objective(Protocol):
                rng: torch.Generator) -> tuple[list[torch.Tensor], torch.Tensor | None]:
         """Noise (finest first) and optional content images for one training batch."""
 
-    def losses(self, images: torch.Tensor, content: torch.Tensor | None) -> dict[str, torch.Tensor]:
-        """Scalar loss terms; the key 'total' is what is minimised."""
+    def losses(self, images: torch.Tensor, content: torch.Tensor | None,
+               rng: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """Scalar loss terms; the key 'total' is what is minimised. Random choices inside the loss
+        (sliced Wasserstein directions) come from `rng`, so a resumed run repeats them exactly."""
 
     def preview(self, generator: MultiScaleGenerator) -> torch.Tensor:
         """One image (3, H, W) showing progress, made from fixed inputs."""
@@ -112,6 +73,12 @@ class History:
         self.iterations.append(iteration)
         for key, value in values.items():
             self.terms.setdefault(key, []).append(value)
+
+    def truncate(self, count: int) -> None:
+        """Forget entries after the first `count` (an iteration that did not finish)."""
+        del self.iterations[count:]
+        for values in self.terms.values():
+            del values[count:]
 
     def final(self, window: int = 20) -> dict[str, float]:
         """Mean of the last `window` logged values of each term (single batches are noisy)."""
@@ -200,11 +167,11 @@ def fit(generator: MultiScaleGenerator, objective: Objective, cfg: TrainConfig, 
     from tqdm import tqdm
 
     bar = tqdm(total=cfg.iterations, initial=start, disable=not progress, unit="it", dynamic_ncols=True)
-    def snapshot() -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """What an interrupted iteration must undo to be redone identically: its noise and norm statistics."""
-        return rng.get_state(), {k: v.clone() for k, v in generator.named_buffers()}
+    def snapshot() -> tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, Any], int]:
+        """Everything one iteration changes: an interrupted iteration is undone from this and redone identically."""
+        return (rng.get_state(), copy.deepcopy(generator.state_dict()), copy.deepcopy(optimizer.state_dict()),
+                len(history.iterations))
 
-    iteration = start
     saved = snapshot()
     began = time.perf_counter() - history.seconds
     try:
@@ -214,7 +181,7 @@ def fit(generator: MultiScaleGenerator, objective: Objective, cfg: TrainConfig, 
                 group["lr"] = cfg.lr_at(iteration)
             noise, content = objective.inputs(generator, cfg.batch_size, cfg.size, rng)
             images = generator(noise, content)
-            terms = objective.losses(images, content)
+            terms = objective.losses(images, content, rng)
             optimizer.zero_grad(set_to_none=True)
             terms["total"].backward()
             optimizer.step()
@@ -233,10 +200,12 @@ def fit(generator: MultiScaleGenerator, objective: Objective, cfg: TrainConfig, 
                 checkpoint(done)
     except KeyboardInterrupt:
         bar.close()
-        done = history.iterations[-1] if history.iterations else 0
-        if done == iteration:  # the interrupted iteration had started but not finished
-            rng.set_state(saved[0])
-            generator.load_state_dict(saved[1], strict=False)
+        rng_state, weights, adam, logged = saved  # undo the unfinished iteration, wherever it was cut
+        rng.set_state(rng_state)
+        generator.load_state_dict(weights)
+        optimizer.load_state_dict(adam)
+        history.truncate(logged)
+        done = history.iterations[-1] if history.iterations else start
         checkpoint(done)
         raise TexnetError(f"interrupted at iteration {done}; checkpoint saved to {outputs.checkpoint}, "
                           "continue with --resume") from None

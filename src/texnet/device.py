@@ -1,0 +1,39 @@
+"""Which torch device to run on, checked early so a typo fails before any work starts."""
+
+from __future__ import annotations
+
+import re
+
+import torch
+
+from texnet.errors import TexnetError
+
+
+def resolve_device(spec: str | None) -> torch.device:
+    """'auto' (cuda when available), 'cpu', 'cuda' or 'cuda:N', with one clear error for anything else."""
+    spec = (spec or "auto").strip().lower()
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if spec == "cpu":
+        return torch.device("cpu")
+    match = re.fullmatch(r"cuda(?::(\d+))?", spec)
+    if not match:
+        raise TexnetError(f"unknown device '{spec}': use cpu, cuda, cuda:N or auto")
+    if not torch.cuda.is_available():
+        raise TexnetError(f"--device {spec} was asked for but no CUDA GPU is available")
+    index = int(match.group(1) or 0)
+    if index >= torch.cuda.device_count():
+        raise TexnetError(f"--device {spec}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return torch.device("cuda", index)
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for CPU and CUDA out-of-memory errors, which torch raises as several types."""
+    if isinstance(exc, MemoryError):
+        return True
+    oom = getattr(torch.cuda, "OutOfMemoryError", None)
+    if oom is not None and isinstance(exc, oom):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text
+                                              or "not enough memory" in text)

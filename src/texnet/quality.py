@@ -1,0 +1,191 @@
+"""How good is a texture? Measurements that compare images with their exemplar.
+
+A low training loss is not enough: at small sizes even real crops of the exemplar score
+badly on a Gram loss, and a generator can "beat" them by distorting the structure. So
+texnet measures every candidate (generator samples, the optimisation result) next to
+real random crops of the exemplar, the floor a perfect generator would reach:
+
+* ``gram``: texnet's relative Gram loss against the whole exemplar (pixels, relu1_1..relu5_1);
+* ``swd``: a sliced Wasserstein distance of descriptor features (relu1_1..relu4_1), with
+  fixed random directions so numbers compare across runs: per layer and direction the
+  mean absolute difference of quantiles, over the exemplar's spread along it;
+* ``color``: the per-channel Wasserstein-1 distance of the pixel histograms (0..1 units);
+* ``diversity``: mean absolute pixel difference between samples of different seeds, and
+  ``shift_similarity``: their best normalised cross-correlation over all circular shifts
+  (1 means "the same texture, shifted"; samples that only move a layout around score high);
+* ``seam``: the jump across a 2x2 tiling's seams over the jump across interior grid lines.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any, Sequence
+
+import torch
+
+from texnet.descriptor import VGGDescriptor
+from texnet.losses import DEFAULT_TEXTURE_LAYERS, GramLoss
+
+SWD_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+QUANTILES = 512
+
+
+def _quantiles(values: torch.Tensor, count: int = QUANTILES) -> torch.Tensor:
+    """(D, N) -> (D, count): each row's values at evenly spaced probability levels (linear interpolation)."""
+    ordered = values.float().sort(dim=1).values
+    n = ordered.shape[1]
+    pos = ((torch.arange(count, dtype=torch.float32, device=values.device) + 0.5) * n / count - 0.5).clamp(0, n - 1)
+    lo = pos.floor().long()
+    hi = (lo + 1).clamp(max=n - 1)
+    frac = pos - lo
+    return ordered[:, lo] * (1 - frac) + ordered[:, hi] * frac
+
+
+class QualityMeter:
+    """Distances of images to one exemplar, with fixed directions: the same image always scores the same."""
+
+    def __init__(self, descriptor: VGGDescriptor, exemplar: torch.Tensor, swd_layers: Sequence[str] = SWD_LAYERS,
+                 gram_layers: Sequence[str] = DEFAULT_TEXTURE_LAYERS, seed: int = 0):
+        self.descriptor = descriptor
+        self.swd_layers, self.gram_layers = tuple(swd_layers), tuple(gram_layers)
+        missing = [n for n in self.swd_layers + self.gram_layers if n not in descriptor.layers]
+        if missing:
+            raise ValueError(f"the descriptor does not compute {', '.join(missing)}")
+        rng = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            features = descriptor(exemplar)
+            self.gram = GramLoss(features, self.gram_layers).to(exemplar.device)
+            self.directions, self.targets, self.spread = {}, {}, {}
+            for name in self.swd_layers:
+                f = features[name][0].float()
+                c = f.shape[0]
+                d = torch.randn(c, c, generator=rng).to(f.device)
+                d = d / d.norm(dim=1, keepdim=True)
+                projected = d @ f.reshape(c, -1)
+                self.directions[name] = d
+                self.targets[name] = _quantiles(_subsample(projected))
+                self.spread[name] = projected.std(dim=1).clamp_min(1e-6)
+            self.colors = _quantiles(_subsample(exemplar[0].reshape(3, -1)))
+
+    @torch.no_grad()
+    def distances(self, image: torch.Tensor) -> dict[str, float]:
+        """gram, swd (mean over layers), swd_<layer>, color for one image (1, 3, H, W) or (3, H, W)."""
+        x = image if image.dim() == 4 else image[None]
+        features = self.descriptor(x.to(self.colors.device))
+        out = {"gram": float(sum(self.gram.relative(features).values()))}
+        per_layer = []
+        for name in self.swd_layers:
+            f = features[name][0].float()
+            q = _quantiles(_subsample(self.directions[name] @ f.reshape(f.shape[0], -1)))
+            value = float(((q - self.targets[name]).abs().mean(dim=1) / self.spread[name]).mean())
+            out[f"swd_{name}"] = value
+            per_layer.append(value)
+        out["swd"] = statistics.mean(per_layer)
+        colors = _quantiles(_subsample(x[0].to(self.colors.device).reshape(3, -1)))
+        out["color"] = float((colors - self.colors).abs().mean())
+        return out
+
+    def summary(self, images: torch.Tensor) -> dict[str, float]:
+        """Each distance averaged over a batch (B, 3, H, W), plus diversity and seam measures."""
+        rows = [self.distances(img) for img in images]
+        out = {key: statistics.mean(r[key] for r in rows) for key in rows[0]}
+        if images.shape[0] > 1:
+            out["diversity"] = diversity(images)
+            out["shift_similarity"] = shift_similarity(images)
+        out["seam"] = statistics.mean(seam_score(img) for img in images)
+        return out
+
+
+def _subsample(values: torch.Tensor, limit: int = 1 << 18) -> torch.Tensor:
+    """At most `limit` evenly strided columns of (D, N): quantiles of huge images stay cheap."""
+    step = max(1, values.shape[1] // limit)
+    return values[:, ::step]
+
+
+def diversity(images: torch.Tensor) -> float:
+    """Mean absolute pixel difference between all pairs of images (0 = identical samples)."""
+    n = images.shape[0]
+    pairs = [(images[i] - images[j]).abs().mean() for i in range(n) for j in range(i + 1, n)]
+    return float(sum(pairs) / len(pairs))
+
+
+def shift_similarity(images: torch.Tensor) -> float:
+    """Mean over pairs of the best normalised cross-correlation over all circular shifts (grey levels).
+
+    Two samples that are shifted copies of one layout score close to 1 although their pixel
+    difference is large; independent textures score near the exemplar crops' value.
+    """
+    grey = images.float().mean(dim=1)
+    grey = grey - grey.mean(dim=(1, 2), keepdim=True)
+    grey = grey / grey.flatten(1).norm(dim=1).clamp_min(1e-8)[:, None, None]
+    spectra = torch.fft.rfft2(grey)
+    n = images.shape[0]
+    values = []
+    for i in range(n):
+        for j in range(i + 1, n):
+            corr = torch.fft.irfft2(spectra[i] * spectra[j].conj(), s=grey.shape[1:])
+            values.append(float(corr.max()))
+    return statistics.mean(values)
+
+
+def seam_score(image: torch.Tensor, grid: int = 32) -> float:
+    """Jump across the seams of a 2x2 tiling over the jump across interior lines every `grid` px (1 = seamless).
+
+    Comparing with lines on the same grid, not with all neighbours, matters: the generator's
+    nearest upsampling makes every line on its coarsest grid (2^(K-1) = 16 or 32 px) a bit
+    sharper than average, and the wrap-around line is one of them. With grid=1 every
+    interior line is the reference.
+    """
+    h, w = image.shape[-2:]
+    rows = [r for r in range(grid, h, grid)] or list(range(1, h))
+    cols = [c for c in range(grid, w, grid)] or list(range(1, w))
+    across = (image[..., :, 0] - image[..., :, w - 1]).abs().mean() + (image[..., 0, :] - image[..., h - 1, :]).abs().mean()
+    inside = ((image[..., :, cols] - image[..., :, [c - 1 for c in cols]]).abs().mean()
+              + (image[..., rows, :] - image[..., [r - 1 for r in rows], :]).abs().mean())
+    return float(across / inside)
+
+
+
+
+# ---------------------------------------------------------------------------- harness
+
+
+def exemplar_crops(exemplar: torch.Tensor, size: int, n: int = 8) -> torch.Tensor | None:
+    """Up to n non-overlapping size x size crops of the exemplar (3, H, W), on a grid: the floor.
+
+    Non-overlapping, because overlapping crops share pixels and would make real texture look
+    less diverse than it is. None when the exemplar holds fewer than 2 such crops.
+    """
+    h, w = exemplar.shape[-2:]
+    image = exemplar.reshape(3, h, w)
+    spots = [(t * size, l * size) for t in range(h // size) for l in range(w // size)][:n]
+    if len(spots) < 2:
+        return None
+    return torch.stack([image[:, t:t + size, l:l + size] for t, l in spots])
+
+
+def ratios(row: dict[str, float], reference: dict[str, float], keys: Sequence[str] = ("gram", "swd", "color")) -> dict:
+    """row[key] / reference[key] for the distance keys (how many times the reference's distance)."""
+    return {f"{k}_ratio": row[k] / reference[k] for k in keys if k in row and reference.get(k)}
+
+
+def contact_sheet(rows: Sequence[tuple[str, torch.Tensor]], size: int = 256) -> Any:
+    """Labelled images side by side (each resized to size x size), for looking at, not measuring."""
+    from PIL import Image, ImageDraw
+
+    from texnet.images import resize, to_pil
+
+    pad = 18
+    sheet = Image.new("RGB", (size * len(rows), size + pad), "white")
+    draw = ImageDraw.Draw(sheet)
+    for i, (label, image) in enumerate(rows):
+        img = image if image.dim() == 3 else image[0]
+        if img.shape[-2:] != (size, size):
+            img = resize(img, (size, size))
+        sheet.paste(to_pil(img), (i * size, pad))
+        draw.text((i * size + 4, 3), label, fill="black")
+    return sheet
+
+
+__all__ = ["QualityMeter", "diversity", "shift_similarity", "seam_score", "exemplar_crops", "ratios",
+           "contact_sheet", "SWD_LAYERS"]

@@ -1,0 +1,64 @@
+import pytest
+import torch
+
+from texnet.images import load_image, tile
+from texnet.quality import (QualityMeter, contact_sheet, diversity, exemplar_crops, ratios, seam_score,
+                            shift_similarity)
+
+
+def test_seam_score_and_diversity():
+    # stationary and periodic: noise smoothed with circular shifts
+    noise = torch.rand(3, 128, 128, generator=torch.Generator().manual_seed(0))
+    periodic = sum(torch.roll(noise, (dy, dx), (1, 2)) for dy in range(3) for dx in range(3)) / 9
+    assert abs(seam_score(periodic, grid=1) - 1) < 0.25
+    assert abs(seam_score(periodic) - 1) < 0.25
+    assert abs(seam_score(tile(periodic)) - seam_score(periodic)) < 1e-2  # tiling a periodic image adds nothing
+    # the same noise smoothed without wrap-around is not periodic: its seam shows
+    smooth = torch.nn.functional.avg_pool2d(noise[None], 3, stride=1)[0]
+    ramp = smooth + torch.linspace(0, 1, smooth.shape[-1])
+    assert seam_score(ramp) > 3 and seam_score(ramp, grid=1) > 3
+    same = torch.rand(1, 3, 8, 8).repeat(3, 1, 1, 1)
+    assert diversity(same) == 0
+    assert diversity(torch.stack([torch.zeros(3, 4, 4), torch.ones(3, 4, 4)])) == 1
+
+
+def test_shift_similarity_sees_shifted_copies():
+    g = torch.Generator().manual_seed(1)
+    base = torch.nn.functional.avg_pool2d(torch.rand(1, 3, 70, 70, generator=g), 3, stride=1)[0]
+    shifted = torch.stack([base, torch.roll(base, (17, 5), (1, 2))])
+    independent = torch.nn.functional.avg_pool2d(torch.rand(2, 3, 70, 70, generator=g), 3, stride=1)
+    assert shift_similarity(shifted) > 0.99
+    assert shift_similarity(independent) < 0.3
+    assert diversity(shifted) > 0.05  # pixel differences alone miss it
+
+
+def test_exemplar_crops_do_not_overlap():
+    image = torch.arange(3 * 8 * 12, dtype=torch.float32).reshape(3, 8, 12)
+    crops = exemplar_crops(image, 4)
+    assert crops.shape == (6, 3, 4, 4)
+    assert len({float(c[0, 0, 0]) for c in crops}) == 6
+    assert exemplar_crops(image, 5).shape[0] == 2
+    assert exemplar_crops(image, 7) is None  # fewer than two disjoint crops
+
+
+def test_quality_meter_ranks_real_crops_above_noise_and_off_colours(hed_descriptor_spec):
+    from texnet.descriptor import load_descriptor
+    from texnet.losses import DEFAULT_TEXTURE_LAYERS
+
+    descriptor, _ = load_descriptor(hed_descriptor_spec, DEFAULT_TEXTURE_LAYERS, "avg", "cpu", "fp32")
+    exemplar = load_image("gravel")[:, :192, :192]
+    meter = QualityMeter(descriptor, exemplar[None])
+    crop = load_image("gravel")[:, 256:352, 256:352]  # another part of the same photo
+    noise = torch.rand(3, 96, 96, generator=torch.Generator().manual_seed(0))
+    tinted = (crop * torch.tensor([1.0, 0.8, 0.6])[:, None, None])
+    real, fake, tint = meter.distances(crop), meter.distances(noise), meter.distances(tinted)
+    assert real["swd"] < 0.5 * fake["swd"] and real["gram"] < fake["gram"]
+    assert tint["color"] > 3 * real["color"]
+    assert meter.distances(crop) == real  # fixed directions: repeatable
+    summary = meter.summary(torch.stack([crop, noise]))
+    assert {"swd", "gram", "color", "diversity", "shift_similarity", "seam", "swd_relu4_1"} <= set(summary)
+    assert ratios({"swd": 2.0, "gram": 1.0}, {"swd": 4.0, "gram": 0.5}) == {"swd_ratio": 0.5, "gram_ratio": 2.0}
+    sheet = contact_sheet([("a", crop), ("b", noise)], size=64)
+    assert sheet.size == (128, 64 + 18)
+    with pytest.raises(ValueError):
+        QualityMeter(descriptor, exemplar[None], swd_layers=("relu5_3",))
