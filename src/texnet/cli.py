@@ -117,16 +117,15 @@ def cmd_train_style(args: argparse.Namespace) -> None:
 
 def cmd_stylize(args: argparse.Namespace) -> None:
     from texnet.images import parse_size
-    from texnet.style import load_style_model
+    from texnet.runtime import open_style_model
     from texnet.stylize import StylizeOptions, stylize_paths
-    from texnet.device import resolve_device
 
     if args.size and args.max_size:
         raise TexnetError("give --size or --max-size, not both")
     opts = StylizeOptions(size=parse_size(args.size) if args.size else None, max_size=args.max_size,
                           noise_scale=args.noise_scale, preserve_color=args.preserve_color, seed=args.seed)
-    generator, _ = load_style_model(args.model, resolve_device(args.device))
-    for path in stylize_paths(generator, args.inputs, args.output, opts, progress=not args.quiet):
+    backend = open_style_model(args.model, args.runtime, args.device)
+    for path in stylize_paths(backend, args.inputs, args.output, opts, progress=not args.quiet):
         print(f"wrote {path}")
 
 
@@ -200,31 +199,37 @@ def _numbered(path: Path, index: int, count: int) -> Path:
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
-    import torch
-    from tqdm import tqdm
+    import random
 
     from texnet.images import check_output_suffix, parse_size, save_image, tile
-    from texnet.texture import load_texture_model
-    from texnet.device import resolve_device
+    from texnet.progress import bar
+    from texnet.runtime import open_texture_model
 
     width, height = parse_size(args.size)
     check_output_suffix(args.output)
-    device = resolve_device(args.device)
-    generator, _ = load_texture_model(args.model, device)
-    seed = args.seed if args.seed is not None else int(torch.seed() % 2**31)
+    model = open_texture_model(args.model, args.runtime, args.device)
+    seed = args.seed if args.seed is not None else random.randrange(2**31)
     out = Path(args.output)
-    for i in tqdm(range(args.n), unit="sample", disable=args.n == 1 or args.quiet):
-        try:
-            image = generator.sample(height, width, 1, seed=seed + i)[0].cpu()
-        except (RuntimeError, MemoryError) as exc:
-            if "memory" in str(exc).lower() or isinstance(exc, MemoryError):
-                raise TexnetError(f"out of memory sampling {width}x{height}; try a smaller --size") from None
-            raise
+    progress = bar(range(args.n), unit="sample", disable=args.n == 1 or args.quiet)
+    for i in progress:
+        image = model.sample(width, height, seed + i, args.noise_scale)
         path = save_image(image, _numbered(out, i, args.n))
         written = [str(path)]
         if args.tile_preview:
             written.append(str(save_image(tile(image), path.with_name(f"{path.stem}.tiled{path.suffix}"))))
-        tqdm.write("wrote " + ", ".join(written))
+        progress.write("wrote " + ", ".join(written) + (f" (seed {seed + i})" if args.seed is None else ""))
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from texnet.export import export_onnx
+    from texnet.modelfile import load_model
+
+    if not str(args.output).lower().endswith(".onnx"):
+        raise TexnetError(f"cannot write '{args.output}': the export is an ONNX file, name it *.onnx")
+    generator, meta = load_model(args.model)
+    path = export_onnx(generator, meta, args.output)
+    print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KB, {meta.get('kind')} model, "
+          f"{generator.cfg.scales} noise scales)")
 
 
 def cmd_info(args: argparse.Namespace) -> None:
@@ -287,6 +292,13 @@ def cmd_weights_fetch(args: argparse.Namespace) -> None:
 
 
 # ---------------------------------------------------------------------------- parser
+
+
+def _add_runtime_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--runtime", choices=("auto", "torch", "onnx"), default="auto",
+                   help="auto (default): onnxruntime for .onnx models (no PyTorch needed), PyTorch otherwise")
+    p.add_argument("--device", default="auto", help="PyTorch device: cpu, cuda, cuda:N or auto (default auto)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _presets():
@@ -360,8 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="scale of the input noise: above 1 more style, below 1 more content (default 1)")
     p.add_argument("--preserve-color", action="store_true", help="keep the input's colours, transfer luminance only")
     p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
-    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default auto)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_runtime_options(p)
     p.set_defaults(func=cmd_stylize)
 
     p = sub.add_parser("optimize", help="the optimisation baseline (Gatys et al.): slow, best quality",
@@ -414,9 +425,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", default="512x512", metavar="WxH", help="sample size, e.g. 512, 1920x1080 (default 512x512)")
     p.add_argument("--seed", type=int, default=None, help="seed of the first sample (sample i uses seed+i)")
     p.add_argument("--tile-preview", action="store_true", help="also write OUT.tiled.png: the sample tiled 2x2")
-    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default auto)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--noise-scale", type=_nonneg_float, default=1.0, metavar="S",
+                   help="scale of the input noise (default 1, as in training)")
+    _add_runtime_options(p)
     p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("export", help="export a model to ONNX for the torch-free runtime and the web page",
+                       description="Write MODEL as an ONNX graph (batch norm folded into the convolutions; "
+                                   "dynamic batch, height and width; the noise of every scale is an input, made "
+                                   "from a seed by texnet.noise). `texnet sample` and `texnet stylize` run .onnx "
+                                   "files without PyTorch.")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.onnx")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("info", help="show what a model file holds", description="Show a model's architecture, "
                        "parameter count, descriptor, exemplar and training settings.")
@@ -443,6 +464,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. User-caused problems print one `texnet: error:` line and return 1; Ctrl-C outside
+    training prints `texnet: interrupted` and returns 130 (in training it saves a checkpoint first and
+    reports that as an error line)."""
+    from texnet.errors import is_out_of_memory
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -453,12 +479,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("texnet: interrupted", file=sys.stderr)
         return 130
-    except MemoryError:
-        print("texnet: error: out of memory; try a smaller size or batch", file=sys.stderr)
-        return 1
     except OSError as exc:
         reason = "disk full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
         print(f"texnet: error: {reason}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - only out-of-memory is turned into an error line here
+        if not is_out_of_memory(exc):
+            raise
+        print("texnet: error: out of memory; try a smaller --size or --batch-size (or a --device with more memory)",
+              file=sys.stderr)
         return 1
     return 0
 

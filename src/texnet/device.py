@@ -25,15 +25,3 @@ def resolve_device(spec: str | None) -> torch.device:
     if index >= torch.cuda.device_count():
         raise TexnetError(f"--device {spec}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     return torch.device("cuda", index)
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    """True for CPU and CUDA out-of-memory errors, which torch raises as several types."""
-    if isinstance(exc, MemoryError):
-        return True
-    oom = getattr(torch.cuda, "OutOfMemoryError", None)
-    if oom is not None and isinstance(exc, oom):
-        return True
-    text = str(exc).lower()
-    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text
-                                              or "not enough memory" in text)

@@ -8,3 +8,13 @@ a bug and keeps its traceback.
 
 class TexnetError(Exception):
     """A problem with the user's input or environment, reported without a traceback."""
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for the ways CPU and CUDA report running out of memory (torch raises several types)."""
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and any(
+        phrase in text for phrase in ("out of memory", "can't allocate memory", "not enough memory",
+                                      "failed to allocate", "bad_alloc"))

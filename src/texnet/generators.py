@@ -14,6 +14,7 @@ scale (content_channels=3); everything else is the same network.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import asdict, dataclass
 from typing import Sequence
@@ -21,6 +22,8 @@ from typing import Sequence
 import torch
 from torch import nn
 import torch.nn.functional as F
+
+from texnet.noise import noise_pyramid, scale_sizes
 
 
 @dataclass
@@ -55,26 +58,34 @@ class GeneratorConfig:
 
 
 class InstanceNorm(nn.InstanceNorm2d):
-    """Instance norm whose statistics can be frozen, so image tiles share the whole image's.
+    """Instance norm whose statistics can be recorded, frozen or supplied from outside.
 
     Per-tile statistics would give each tile of a large photo its own contrast; with
-    `frozen` set (see `frozen_statistics`) every tile is normalised alike.
+    `frozen` set (see `record_statistics`, `use_statistics`) every tile is normalised alike. `blend` serves
+    the ONNX export: the graph computes its own statistics, reports them, and uses
+    weight * supplied + (1 - weight) * computed, so one graph does both passes of tiling.
+    A 1x1 map normalises to 0 (its output is the bias), as the formula gives.
     """
 
     def __init__(self, channels: int):
         super().__init__(channels, affine=True)
         self.frozen: tuple[torch.Tensor, torch.Tensor] | None = None
         self.record = False
+        self.blend: tuple[torch.Tensor, torch.Tensor, torch.Tensor, list] | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.frozen is None and x.shape[2] * x.shape[3] == 1:
-            # one value per channel normalises to 0 (tiny inputs at the coarsest scale): the output is the bias
-            return self.bias.view(1, -1, 1, 1).expand_as(x).contiguous()
-        if self.frozen is None:
-            if self.record:
-                self.frozen = (x.mean(dim=(2, 3), keepdim=True), x.var(dim=(2, 3), keepdim=True, unbiased=False))
-            return super().forward(x)
-        mean, var = self.frozen
+        if self.frozen is not None:
+            mean, var = self.frozen
+        else:
+            mean = x.mean(dim=(2, 3), keepdim=True)
+            var = (x - mean).pow(2).mean(dim=(2, 3), keepdim=True)
+            if self.blend is not None:
+                given_mean, given_var, weight, sink = self.blend
+                sink.append((mean, var))
+                mean = weight * given_mean + (1 - weight) * mean
+                var = weight * given_var + (1 - weight) * var
+            elif self.record:
+                self.frozen = (mean, var)
         x = (x - mean) / torch.sqrt(var + self.eps)
         return x * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
 
@@ -123,35 +134,56 @@ def check_scales(scales: int, size: int) -> None:
                           f"(the coarsest scale is {size}/2^(K-1) px and must be at least 2 px; at most {MAX_SCALES})")
 
 
-def scale_sizes(height: int, width: int, scales: int) -> list[tuple[int, int]]:
-    """Spatial size of each scale, finest first."""
-    return [(math.ceil(height / 2**s), math.ceil(width / 2**s)) for s in range(scales)]
 
 
-class frozen_statistics:
-    """Context manager: record every InstanceNorm's statistics on `reference` inputs, then reuse them.
+def content_pyramid(content: torch.Tensor, scales: int) -> list[torch.Tensor]:
+    """The content image at every scale, finest first, by repeated 2x2 averaging.
 
-    Used to stylize a huge photo in tiles: the reference is the whole photo at a size
-    that fits in memory, and all tiles are then normalised with its statistics.
+    Odd sides round up (the last row or column is averaged on its own), so scale s is
+    ceil(H / 2^s) x ceil(W / 2^s) like the noise, and the ONNX export computes the same.
     """
+    out = [content]
+    for _ in range(1, scales):
+        out.append(F.avg_pool2d(out[-1], 2, ceil_mode=True, count_include_pad=False))
+    return out
 
-    def __init__(self, generator: "MultiScaleGenerator", noise: Sequence[torch.Tensor], content: torch.Tensor | None):
-        self.norms = [m for m in generator.modules() if isinstance(m, InstanceNorm)]
-        self.generator, self.noise, self.content = generator, noise, content
 
-    def __enter__(self) -> "frozen_statistics":
-        if self.norms:
-            for m in self.norms:
-                m.frozen, m.record = None, True
-            with torch.no_grad():
-                self.generator(self.noise, self.content)
-            for m in self.norms:
-                m.record = False
-        return self
+def _instance_norms(generator: nn.Module) -> list[InstanceNorm]:
+    return [m for m in generator.modules() if isinstance(m, InstanceNorm)]
 
-    def __exit__(self, *exc) -> None:
-        for m in self.norms:
+
+def record_statistics(generator: "MultiScaleGenerator", noise: Sequence[torch.Tensor],
+                      content: torch.Tensor | None) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
+    """Every instance norm's (mean, var) in one pass on these inputs; None for a model without instance norm.
+
+    Used to process a large image in pieces: the reference is the whole image at a size
+    that fits in memory, and every piece is then normalised with its statistics.
+    """
+    norms = _instance_norms(generator)
+    if not norms:
+        return None
+    for m in norms:
+        m.frozen, m.record = None, True
+    try:
+        with torch.no_grad():
+            generator(noise, content)
+        return [m.frozen for m in norms]
+    finally:
+        for m in norms:
             m.frozen, m.record = None, False
+
+
+@contextlib.contextmanager
+def use_statistics(generator: "MultiScaleGenerator", stats: list[tuple[torch.Tensor, torch.Tensor]] | None):
+    """Within the block, instance norms use `stats` (from record_statistics) instead of their own."""
+    norms = _instance_norms(generator) if stats is not None else []
+    for m, frozen in zip(norms, stats or []):
+        m.frozen = frozen
+    try:
+        yield
+    finally:
+        for m in norms:
+            m.frozen = None
 
 
 class MultiScaleGenerator(nn.Module):
@@ -185,16 +217,22 @@ class MultiScaleGenerator(nn.Module):
 
     def make_noise(self, batch: int, height: int, width: int, generator: torch.Generator | None = None,
                    device: torch.device | str = "cpu", scale: float = 1.0) -> list[torch.Tensor]:
-        """Uniform i.i.d. noise for every scale, finest first; drawn on the CPU so a seed means the same on any device."""
+        """Uniform i.i.d. noise for every scale, finest first, from torch's RNG (training: fast, not portable)."""
         return [(torch.rand(batch, self.cfg.noise_channels, h, w, generator=generator) * scale).to(device)
                 for h, w in scale_sizes(height, width, self.cfg.scales)]
+
+    def seeded_noise(self, seed: int, batch: int, height: int, width: int, device: torch.device | str = "cpu",
+                     scale: float = 1.0) -> list[torch.Tensor]:
+        """The portable noise of `seed` (texnet.noise): the same in PyTorch, the ONNX runtime and the browser."""
+        return [torch.from_numpy(z).to(device)
+                for z in noise_pyramid(seed, batch, height, width, self.cfg.scales, self.cfg.noise_channels, scale)]
 
     def _inputs(self, noise: Sequence[torch.Tensor], content: torch.Tensor | None) -> list[torch.Tensor]:
         if self.cfg.content_channels == 0:
             return list(noise)
         if content is None:
             raise ValueError("this generator stylizes: it needs a content image")
-        return [torch.cat([z, F.interpolate(content, size=z.shape[-2:], mode="area")], dim=1) for z in noise]
+        return [torch.cat([z, c], dim=1) for z, c in zip(noise, content_pyramid(content, len(noise)))]
 
     def forward(self, noise: Sequence[torch.Tensor], content: torch.Tensor | None = None) -> torch.Tensor:
         inputs = self._inputs(noise, content)
@@ -279,8 +317,8 @@ class MultiScaleGenerator(nn.Module):
         seed: textures are stationary, so those statistics are the large image's, up to noise.
         """
         device = next(self.parameters()).device
-        rng = torch.Generator().manual_seed(seed) if seed is not None else None
-        noise = self.make_noise(batch, height, width, rng, device, noise_scale)
+        seed = seed if seed is not None else int(torch.randint(0, 2**31 - 1, (1,)))
+        noise = self.seeded_noise(seed, batch, height, width, device, noise_scale)
         was_training = self.training
         self.eval()
         try:
@@ -290,9 +328,8 @@ class MultiScaleGenerator(nn.Module):
                     out = self.forward_strips(noise, rows_per_strip=rows)
                 else:
                     side = max(2 ** (self.cfg.scales - 1), int(max_pixels_at_once ** 0.5))
-                    ref_rng = torch.Generator().manual_seed(seed) if seed is not None else None
-                    ref = self.make_noise(batch, min(side, height), min(side, width), ref_rng, device, noise_scale)
-                    with frozen_statistics(self, ref, None):
+                    ref = self.seeded_noise(seed, batch, min(side, height), min(side, width), device, noise_scale)
+                    with use_statistics(self, record_statistics(self, ref, None)):
                         out = self.forward_strips(noise, rows_per_strip=rows)
             else:
                 out = self(noise, content)

@@ -1,7 +1,9 @@
 """Image I/O: load anything PIL reads as RGB in [0, 1], save atomically, sizes, tiling.
 
 Images travel through texnet as float tensors shaped (3, H, W) or (B, 3, H, W)
-with values in [0, 1]; the descriptor does its own preprocessing.
+with values in [0, 1]; the descriptor does its own preprocessing. The array
+functions (`load_array`, `save_array`) need only NumPy and Pillow: the torch-free
+runtime uses them; the tensor functions import torch when called.
 """
 
 from __future__ import annotations
@@ -10,13 +12,16 @@ import os
 import re
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image, UnidentifiedImageError
 
 from texnet.errors import TexnetError
 from texnet.files import atomic_path
+
+if TYPE_CHECKING:
+    import torch
 
 # Above this many pixels we refuse to decode (PIL's decompression-bomb guard raises).
 MAX_PIXELS = 16384 * 16384
@@ -75,8 +80,8 @@ def resolve_image_path(spec: str | os.PathLike) -> Path:
     return path
 
 
-def pil_to_tensor(img: Image.Image) -> torch.Tensor:
-    """Any PIL mode -> float RGB tensor (3, H, W) in [0, 1]; alpha is composited on white."""
+def pil_to_array(img: Image.Image) -> np.ndarray:
+    """Any PIL mode -> float32 RGB array (3, H, W) in [0, 1]; alpha is composited on white."""
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         arr = np.asarray(img, dtype=np.float32)
         arr = arr / (65535.0 if arr.max() > 255 else 255.0)
@@ -90,11 +95,18 @@ def pil_to_tensor(img: Image.Image) -> torch.Tensor:
             background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
             img = Image.alpha_composite(background, rgba)
         arr = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
-    return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).contiguous()
+    return np.ascontiguousarray(arr.transpose(2, 0, 1))
 
 
-def load_image(spec: str | os.PathLike, min_size: int = 1) -> torch.Tensor:
-    """Read an image file (or sample name) as RGB (3, H, W) in [0, 1] with clear errors."""
+def load_image(spec: str | os.PathLike, min_size: int = 1) -> "torch.Tensor":
+    """Read an image file (or sample name) as an RGB tensor (3, H, W) in [0, 1] with clear errors."""
+    import torch
+
+    return torch.from_numpy(load_array(spec, min_size))
+
+
+def load_array(spec: str | os.PathLike, min_size: int = 1) -> np.ndarray:
+    """Read an image file (or sample name) as an RGB float32 array (3, H, W) in [0, 1] with clear errors."""
     path = resolve_image_path(spec)
     try:
         with warnings.catch_warnings():
@@ -103,7 +115,7 @@ def load_image(spec: str | os.PathLike, min_size: int = 1) -> torch.Tensor:
                 if img.width * img.height > MAX_PIXELS:
                     raise Image.DecompressionBombError("too many pixels")
                 img.load()
-                tensor = pil_to_tensor(img)
+                tensor = pil_to_array(img)
     except Image.DecompressionBombError:
         raise TexnetError(f"image {path} is too large (more than {MAX_PIXELS} pixels)") from None
     except UnidentifiedImageError:
@@ -113,7 +125,7 @@ def load_image(spec: str | os.PathLike, min_size: int = 1) -> torch.Tensor:
     crop = sample_crop(spec)
     if crop is not None:
         left, top, cw, ch = crop
-        tensor = tensor[:, top:top + ch, left:left + cw].contiguous()
+        tensor = np.ascontiguousarray(tensor[:, top:top + ch, left:left + cw])
     h, w = tensor.shape[1:]
     if min(h, w) < min_size:
         raise TexnetError(f"image {path} is {w}x{h}; at least {min_size}x{min_size} pixels are needed")
@@ -128,12 +140,12 @@ def sample_crop(spec: str | os.PathLike) -> tuple[int, int, int, int] | None:
     return None
 
 
-def is_grayscale(image: torch.Tensor, tolerance: float = 1.5 / 255) -> bool:
+def is_grayscale(image: "torch.Tensor", tolerance: float = 1.5 / 255) -> bool:
     """True when R, G and B agree everywhere (a grey image stored as RGB counts)."""
     return bool((image.amax(dim=-3) - image.amin(dim=-3)).max() <= tolerance)
 
 
-def load_exemplar(spec: str, exemplar_size: int | None = None) -> tuple[torch.Tensor, dict]:
+def load_exemplar(spec: str, exemplar_size: int | None = None) -> tuple["torch.Tensor", dict]:
     """A texture or style exemplar as (1, 3, H, W), and what a model file records about it.
 
     The exemplar keeps its pixel scale unless `exemplar_size` (its longer side) is given.
@@ -162,14 +174,15 @@ def load_exemplar(spec: str, exemplar_size: int | None = None) -> tuple[torch.Te
     return image[None], info
 
 
-def to_pil(image: torch.Tensor) -> Image.Image:
-    """(3, H, W) or (1, 3, H, W) tensor in [0, 1] -> 8-bit RGB PIL image (values clamped)."""
-    if image.dim() == 4:
-        if image.shape[0] != 1:
+def to_pil(image: "torch.Tensor | np.ndarray") -> Image.Image:
+    """(3, H, W) or (1, 3, H, W) tensor or array in [0, 1] -> 8-bit RGB PIL image (values clamped)."""
+    arr = image if isinstance(image, np.ndarray) else image.detach().float().cpu().numpy()
+    if arr.ndim == 4:
+        if arr.shape[0] != 1:
             raise ValueError("to_pil takes one image, not a batch")
-        image = image[0]
-    arr = (image.detach().float().clamp(0, 1) * 255.0 + 0.5).to(torch.uint8)
-    return Image.fromarray(arr.permute(1, 2, 0).cpu().numpy(), "RGB")
+        arr = arr[0]
+    arr = (np.clip(arr, 0, 1) * 255.0 + 0.5).astype(np.uint8)
+    return Image.fromarray(np.ascontiguousarray(arr.transpose(1, 2, 0)), "RGB")
 
 
 def check_output_suffix(path: str | os.PathLike) -> None:
@@ -179,7 +192,7 @@ def check_output_suffix(path: str | os.PathLike) -> None:
         raise TexnetError(f"cannot write '{path}': use one of {', '.join(SAVE_SUFFIXES)}")
 
 
-def save_image(image: torch.Tensor | Image.Image, path: str | os.PathLike) -> Path:
+def save_image(image: "torch.Tensor | np.ndarray | Image.Image", path: str | os.PathLike) -> Path:
     """Write atomically; the format follows the suffix."""
     check_output_suffix(path)
     pil = image if isinstance(image, Image.Image) else to_pil(image)
@@ -204,19 +217,35 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
-def tile(image: torch.Tensor, rows: int = 2, cols: int = 2) -> torch.Tensor:
+def tile(image: "torch.Tensor | np.ndarray", rows: int = 2, cols: int = 2) -> "torch.Tensor | np.ndarray":
     """Repeat an image in a grid: seams of a non-periodic image show at once."""
+    if isinstance(image, np.ndarray):
+        return np.tile(image, (1,) * (image.ndim - 2) + (rows, cols))
     return image.repeat(*([1] * (image.dim() - 2)), rows, cols)
 
 
-def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+def resize(image: "torch.Tensor", size: tuple[int, int]) -> "torch.Tensor":
     """Antialiased resize of (3, H, W) or (B, 3, H, W) to (width, height)."""
+    import torch
+
     batched = image.dim() == 4
     x = image if batched else image[None]
     w, h = size
     out = torch.nn.functional.interpolate(x, size=(h, w), mode="bilinear", align_corners=False,
                                           antialias=(h < x.shape[2] or w < x.shape[3]))
     return out if batched else out[0]
+
+
+def resize_array(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Antialiased (bilinear) resize of a float array (3, H, W) or (B, 3, H, W) to (width, height), NumPy only."""
+    if image.ndim == 4:
+        return np.stack([resize_array(x, size) for x in image])
+    w, h = size
+    if (h, w) == image.shape[1:]:
+        return image
+    channels = [np.asarray(Image.fromarray(np.ascontiguousarray(c, dtype=np.float32), mode="F")
+                           .resize((w, h), Image.Resampling.BILINEAR), dtype=np.float32) for c in image]
+    return np.stack(channels)
 
 
 def fit_within(shape: tuple[int, int], max_side: int) -> tuple[int, int]:

@@ -1,25 +1,35 @@
 """Applying a style model: photos of any size, folders and videos, in one forward pass each.
 
+The pipeline here (sizes, noise, tiling, colour, folders, videos) works on NumPy arrays
+and does not depend on the backend: a *backend* runs the generator, either PyTorch
+(`TorchBackend`) or onnxruntime (`texnet.runtime.OnnxBackend`, no torch needed).
+
 Large photos are processed in overlapping tiles aligned to the generator's coarsest
-grid, with noise cut from one full-size noise field, instance-norm statistics frozen
-from the whole photo, and linear blending across the overlaps: memory stays bounded
-and no seam shows.
+grid, with noise cut from one full-size noise field, instance-norm statistics taken
+once from the whole photo at `stats_size`, and linear blending across the overlaps:
+memory stays bounded and no seam shows. A video's frames share one noise field and,
+when tiled, the statistics of the first frame.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
 import numpy as np
-import torch
 
 from texnet.errors import TexnetError
 from texnet.files import atomic_path
-from texnet.generators import MultiScaleGenerator, frozen_statistics
-from texnet.images import IMAGE_SUFFIXES, SAMPLE_FILES, fit_within, load_image, resize, sample_path, save_image
+from texnet.images import (IMAGE_SUFFIXES, SAMPLE_FILES, fit_within, load_array, resize_array, sample_path,
+                           save_image)
+from texnet.noise import noise_pyramid
+from texnet.tiling import stylize_tiled
+
+if TYPE_CHECKING:
+    import torch
+
+    from texnet.generators import MultiScaleGenerator
 
 VIDEO_SUFFIXES = (".mp4", ".webm", ".gif", ".mov", ".mkv", ".avi")
 
@@ -36,104 +46,125 @@ class StylizeOptions:
     stats_size: int = 1024  # tiled photos share normalisation statistics of the photo scaled to this side
 
 
+class Backend(Protocol):
+    """What the pipeline needs from a runtime: run the generator, optionally with given statistics."""
+
+    scales: int
+    noise_channels: int
+
+    def run(self, content: np.ndarray, noise: list[np.ndarray], stats: Any = None) -> np.ndarray:
+        """content (1, 3, h, w), noise per scale -> image (3, h, w) in [0, 1]."""
+
+    def statistics(self, content: np.ndarray, noise: list[np.ndarray]) -> Any:
+        """The normalisation statistics of one pass (None when the model has none)."""
+
+
+class TorchBackend:
+    """A PyTorch style generator as a backend (eval mode, inference mode)."""
+
+    def __init__(self, generator: "MultiScaleGenerator"):
+        self.generator = generator.eval()
+        self.scales, self.noise_channels = generator.cfg.scales, generator.cfg.noise_channels
+        self.device = next(generator.parameters()).device
+
+    def _tensors(self, content: np.ndarray, noise: list[np.ndarray]) -> tuple[list["torch.Tensor"], "torch.Tensor"]:
+        import torch
+
+        zs = [torch.from_numpy(np.ascontiguousarray(z)).to(self.device) for z in noise]
+        return zs, torch.from_numpy(np.ascontiguousarray(content)).to(self.device)
+
+    def run(self, content: np.ndarray, noise: list[np.ndarray], stats: Any = None) -> np.ndarray:
+        import torch
+
+        from texnet.generators import use_statistics
+
+        zs, x = self._tensors(content, noise)
+        with torch.inference_mode(), use_statistics(self.generator, stats):
+            return self.generator(zs, x)[0].clamp(0, 1).float().cpu().numpy()
+
+    def statistics(self, content: np.ndarray, noise: list[np.ndarray]) -> Any:
+        import torch
+
+        from texnet.generators import record_statistics
+
+        zs, x = self._tensors(content, noise)
+        with torch.inference_mode():
+            return record_statistics(self.generator, zs, x)
+
+
 # ---------------------------------------------------------------------------- colour
 
 
-def rgb_to_ycbcr(x: torch.Tensor) -> torch.Tensor:
+def rgb_to_ycbcr(x: Any) -> Any:
+    """(..., 3, H, W) RGB -> YCbCr, for NumPy arrays and torch tensors alike."""
     r, g, b = x[..., 0, :, :], x[..., 1, :, :], x[..., 2, :, :]
     y = 0.299 * r + 0.587 * g + 0.114 * b
-    return torch.stack([y, (b - y) * 0.564, (r - y) * 0.713], dim=-3)
+    return _stack(x, [y, (b - y) * 0.564, (r - y) * 0.713])
 
 
-def ycbcr_to_rgb(x: torch.Tensor) -> torch.Tensor:
+def ycbcr_to_rgb(x: Any) -> Any:
     y, cb, cr = x[..., 0, :, :], x[..., 1, :, :], x[..., 2, :, :]
     r = y + 1.403 * cr
     b = y + 1.773 * cb
     g = (y - 0.299 * r - 0.114 * b) / 0.587
-    return torch.stack([r, g, b], dim=-3)
+    return _stack(x, [r, g, b])
 
 
-def preserve_color(stylized: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
-    """Luminance from the stylized image, chroma from the content."""
+def _stack(like: Any, parts: list) -> Any:
+    if isinstance(like, np.ndarray):
+        return np.stack(parts, axis=-3)
+    import torch
+
+    return torch.stack(parts, dim=-3)
+
+
+def preserve_color(stylized: Any, content: Any) -> Any:
+    """Luminance from the stylized image, chroma from the content (arrays or tensors)."""
     out = rgb_to_ycbcr(stylized)
     out[..., 1:, :, :] = rgb_to_ycbcr(content)[..., 1:, :, :]
-    return ycbcr_to_rgb(out).clamp(0, 1)
+    out = ycbcr_to_rgb(out)
+    return np.clip(out, 0, 1) if isinstance(out, np.ndarray) else out.clamp(0, 1)
 
 
 # ---------------------------------------------------------------------------- one image
 
 
-def _ramp(length: int, overlap_before: int, overlap_after: int) -> torch.Tensor:
-    """1 inside, rising/falling linearly across the overlaps: neighbouring tiles cross-fade."""
-    w = torch.ones(length)
-    if overlap_before:
-        w[:overlap_before] = torch.linspace(0, 1, overlap_before + 2)[1:-1]
-    if overlap_after:
-        w[length - overlap_after:] = torch.linspace(1, 0, overlap_after + 2)[1:-1]
-    return w
+def make_noise(backend: Backend, h: int, w: int, opts: StylizeOptions) -> list[np.ndarray]:
+    return noise_pyramid(opts.seed, 1, h, w, backend.scales, backend.noise_channels, opts.noise_scale)
 
 
-def _spans(length: int, tile: int, overlap: int, align: int) -> list[tuple[int, int]]:
-    """Tile [start, end) spans covering 0..length, starts on multiples of `align`."""
-    if length <= tile:
-        return [(0, length)]
-    step = max(align, (tile - overlap) // align * align)
-    spans, start = [], 0
-    while True:
-        end = min(length, start + tile)
-        spans.append((start, end))
-        if end == length:
-            return spans
-        start += step
-
-
-@torch.no_grad()
-def stylize_tensor(generator: MultiScaleGenerator, content: torch.Tensor, opts: StylizeOptions,
-                   noise: list[torch.Tensor] | None = None) -> torch.Tensor:
-    """content (3, H, W) in [0, 1] -> stylized (3, H, W); `noise` lets video frames share theirs."""
-    generator.eval()
-    device = next(generator.parameters()).device
-    _, h, w = content.shape
-    if noise is None:
-        noise = make_noise(generator, h, w, opts)
-    x = content[None].to(device)
-    if h * w <= opts.tile * opts.tile:
-        out = generator([z.to(device) for z in noise], x)[0].cpu()
-    else:
-        out = _stylize_tiled(generator, x, noise, opts)
-    out = out.clamp(0, 1)
-    return preserve_color(out, content) if opts.preserve_color else out
-
-
-def make_noise(generator: MultiScaleGenerator, h: int, w: int, opts: StylizeOptions) -> list[torch.Tensor]:
-    return generator.make_noise(1, h, w, torch.Generator().manual_seed(opts.seed), "cpu", opts.noise_scale)
-
-
-def _stylize_tiled(generator: MultiScaleGenerator, x: torch.Tensor, noise: list[torch.Tensor],
-                   opts: StylizeOptions) -> torch.Tensor:
-    device = x.device
-    _, _, h, w = x.shape
-    k = generator.cfg.scales
-    align = 2 ** (k - 1)  # tile origins on the coarsest grid, so noise slices line up at every scale
-    # Statistics of the whole photo at a size that fits, shared by all tiles.
+def reference_statistics(backend: Backend, content: np.ndarray, opts: StylizeOptions) -> Any:
+    """Statistics of the whole photo scaled to fit stats_size: what every tile of it is normalised with."""
+    h, w = content.shape[-2:]
     rw, rh = fit_within((h, w), opts.stats_size)
-    ref = resize(x, (rw, rh))
-    ref_noise = generator.make_noise(1, rh, rw, torch.Generator().manual_seed(opts.seed), device, opts.noise_scale)
-    acc = torch.zeros(3, h, w)
-    weight = torch.zeros(1, h, w)
-    rows, cols = _spans(h, opts.tile, opts.overlap, align), _spans(w, opts.tile, opts.overlap, align)
-    with frozen_statistics(generator, ref_noise, ref):
-        for i, (y0, y1) in enumerate(rows):
-            for j, (x0, x1) in enumerate(cols):
-                tile_noise = [z[..., y0 // 2**s: math.ceil(y1 / 2**s), x0 // 2**s: math.ceil(x1 / 2**s)].to(device)
-                              for s, z in enumerate(noise)]
-                out = generator(tile_noise, x[..., y0:y1, x0:x1])[0].cpu()
-                wy = _ramp(y1 - y0, rows[i - 1][1] - y0 if i else 0, y1 - rows[i + 1][0] if i + 1 < len(rows) else 0)
-                wx = _ramp(x1 - x0, cols[j - 1][1] - x0 if j else 0, x1 - cols[j + 1][0] if j + 1 < len(cols) else 0)
-                mask = wy[:, None] * wx[None, :]
-                acc[:, y0:y1, x0:x1] += out * mask
-                weight[:, y0:y1, x0:x1] += mask
-    return acc / weight.clamp_min(1e-8)
+    ref = resize_array(content, (rw, rh))
+    return backend.statistics(ref[None], make_noise(backend, rh, rw, opts))
+
+
+def stylize_array(backend: Backend, content: np.ndarray, opts: StylizeOptions, noise: list[np.ndarray] | None = None,
+                  stats: Any = None) -> tuple[np.ndarray, Any]:
+    """content (3, H, W) in [0, 1] -> (stylized (3, H, W), the statistics used when tiled).
+
+    `noise` and `stats` let video frames share theirs.
+    """
+    _, h, w = content.shape
+    noise = noise if noise is not None else make_noise(backend, h, w, opts)
+    if h * w <= opts.tile * opts.tile:
+        out = backend.run(content[None], noise)
+    else:
+        stats = stats if stats is not None else reference_statistics(backend, content, opts)
+        out = stylize_tiled(lambda z, c: backend.run(c, z, stats), content[None], noise, backend.scales,
+                            opts.tile, opts.overlap)
+    out = np.clip(out, 0, 1)
+    return (preserve_color(out, content) if opts.preserve_color else out), stats
+
+
+def stylize_tensor(generator: "MultiScaleGenerator", content: "torch.Tensor", opts: StylizeOptions) -> "torch.Tensor":
+    """The PyTorch convenience form: content tensor (3, H, W) -> stylized tensor (3, H, W)."""
+    import torch
+
+    out, _ = stylize_array(TorchBackend(generator), content.detach().cpu().float().numpy(), opts)
+    return torch.from_numpy(out)
 
 
 def target_size(h: int, w: int, opts: StylizeOptions) -> tuple[int, int] | None:
@@ -145,19 +176,24 @@ def target_size(h: int, w: int, opts: StylizeOptions) -> tuple[int, int] | None:
     return None
 
 
-def stylize_image(generator: MultiScaleGenerator, path: str | Path, out: str | Path, opts: StylizeOptions) -> Path:
-    content = load_image(path)
+def _sized(content: np.ndarray, opts: StylizeOptions) -> np.ndarray:
     size = target_size(*content.shape[1:], opts)
-    if size is not None:
-        content = resize(content, size)
-    return save_image(stylize_tensor(generator, content, opts), out)
+    return resize_array(content, size) if size is not None else content
+
+
+def stylize_image(backend: Backend, path: str | Path, out: str | Path, opts: StylizeOptions) -> Path:
+    content = _sized(load_array(path), opts)
+    return save_image(stylize_array(backend, content, opts)[0], out)
 
 
 # ---------------------------------------------------------------------------- video
 
 
 def _frames(path: Path) -> tuple[Iterator[np.ndarray], float, int | None]:
-    import imageio.v2 as iio
+    try:
+        import imageio.v2 as iio
+    except ImportError:
+        raise TexnetError("videos need the imageio and imageio-ffmpeg packages (pip install imageio imageio-ffmpeg)") from None
 
     try:
         reader = iio.get_reader(str(path))
@@ -190,25 +226,25 @@ def _frames(path: Path) -> tuple[Iterator[np.ndarray], float, int | None]:
     return frames(), fps, count
 
 
-def _frame_tensor(frame: np.ndarray) -> torch.Tensor:
+def _frame_array(frame: np.ndarray) -> np.ndarray:
     arr = np.asarray(frame)
     if arr.ndim == 2:
         arr = np.repeat(arr[..., None], 3, axis=2)
-    arr = arr[..., :3].astype(np.float32) / 255.0
-    return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)
+    return np.ascontiguousarray((arr[..., :3].astype(np.float32) / 255.0).transpose(2, 0, 1))
 
 
-def stylize_video(generator: MultiScaleGenerator, path: str | Path, out: str | Path, opts: StylizeOptions,
+def stylize_video(backend: Backend, path: str | Path, out: str | Path, opts: StylizeOptions,
                   progress: bool = True) -> Path:
     """Frame by frame with the same noise for every frame (less flicker), at the source frame rate."""
     import imageio.v2 as iio
-    from tqdm import tqdm
+
+    from texnet.progress import bar
 
     path, out = Path(path), Path(out)
     if out.suffix.lower() not in VIDEO_SUFFIXES:
         raise TexnetError(f"cannot write video '{out}': use one of {', '.join(VIDEO_SUFFIXES)}")
     frames, fps, count = _frames(path)
-    noise = None
+    noise, stats = None, None
     written = 0
     with atomic_path(out) as tmp:
         if out.suffix.lower() == ".gif":
@@ -218,16 +254,13 @@ def stylize_video(generator: MultiScaleGenerator, path: str | Path, out: str | P
             writer = iio.get_writer(str(tmp), format="FFMPEG", fps=fps, codec=codec, macro_block_size=1,
                                     quality=8, ffmpeg_log_level="error")
         try:
-            for frame in tqdm(frames, total=count if count and count > 0 else None, unit="frame",
-                              desc=path.name, disable=not progress):
-                content = _frame_tensor(frame)
-                size = target_size(*content.shape[1:], opts)
-                if size is not None:
-                    content = resize(content, size)
+            for frame in bar(frames, total=count if count and count > 0 else None, unit="frame", desc=path.name,
+                             disable=not progress):
+                content = _sized(_frame_array(frame), opts)
                 if noise is None:
-                    noise = make_noise(generator, content.shape[1], content.shape[2], opts)
-                image = stylize_tensor(generator, content, opts, noise)
-                arr = (image.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+                    noise = make_noise(backend, content.shape[1], content.shape[2], opts)
+                image, stats = stylize_array(backend, content, opts, noise, stats)
+                arr = (image.transpose(1, 2, 0) * 255 + 0.5).astype(np.uint8)
                 if out.suffix.lower() != ".gif" and (arr.shape[0] % 2 or arr.shape[1] % 2):
                     # H.264/VP9 in yuv420 need even sides: repeat the last row/column
                     arr = np.pad(arr, ((0, arr.shape[0] % 2), (0, arr.shape[1] % 2), (0, 0)), mode="edge")
@@ -293,28 +326,32 @@ def plan(inputs: list[str], output: str | Path) -> list[tuple[Path, Path]]:
     return pairs
 
 
-def stylize_paths(generator: MultiScaleGenerator, inputs: list[str], output: str | Path, opts: StylizeOptions,
+def stylize_paths(backend: Backend, inputs: list[str], output: str | Path, opts: StylizeOptions,
                   progress: bool = True, log: Callable[[str], None] = print) -> list[Path]:
-    """Stylize files, folders and videos; in a batch, unreadable files are reported and skipped."""
-    from tqdm import tqdm
+    """Stylize files, folders and videos. In a batch, a file that fails for any reason is reported and
+    skipped, the others go on, and the report is printed even when the run is interrupted."""
+    from texnet.progress import bar
 
     pairs = plan(inputs, output)
     single = len(pairs) == 1
     written, failed = [], []
-    bar = tqdm(pairs, unit="file", disable=not progress or single)
-    for src, dst in bar:
-        try:
-            if is_video(src):
-                written.append(stylize_video(generator, src, dst, opts, progress=progress))
-            else:
-                written.append(stylize_image(generator, src, dst, opts))
-        except TexnetError as exc:
-            if single:
+    try:
+        for src, dst in bar(pairs, unit="file", disable=not progress or single):
+            try:
+                if is_video(src):
+                    written.append(stylize_video(backend, src, dst, opts, progress=progress))
+                else:
+                    written.append(stylize_image(backend, src, dst, opts))
+            except KeyboardInterrupt:
                 raise
-            failed.append(f"{src}: {exc}")
-    bar.close()
-    for line in failed:
-        log(f"skipped {line}")
+            except Exception as exc:  # noqa: BLE001 - one bad file must not cost the others
+                if single:
+                    raise
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                failed.append(f"{src}: {reason if isinstance(exc, TexnetError) else f'{type(exc).__name__}: {reason}'}")
+    finally:
+        for line in failed:
+            log(f"skipped {line}")
     if not written:
         raise TexnetError("nothing was stylized: every input failed")
     return written

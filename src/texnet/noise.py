@@ -1,0 +1,75 @@
+"""Portable noise: the same uniform noise from a seed in PyTorch, the torch-free runtime and the browser.
+
+`texnet sample --seed 7`, the ONNX runtime and the web page must give the same texture,
+so sampling does not use torch's RNG. Every noise value is a hash of its coordinates
+(seed, scale, channel, row, column), computed with 32-bit integer arithmetic that
+NumPy and JavaScript (`Math.imul`, `>>> 0`) do identically:
+
+    mix(h)    = lowbias32: h ^= h >> 16; h *= 0x7feb352d; h ^= h >> 15; h *= 0x846ca68b; h ^= h >> 16
+    key       = mix(mix(seed ^ 0x9e3779b9) + (scale * 16 + channel) * 0x85ebca6b)
+    row(y)    = mix(key + y * 0x9e3779b9)
+    value     = mix(row(y) ^ (x * 0x85ebca6b))
+    noise     = (value >> 8) / 2^24            (uniform in [0, 1), exact in float32)
+
+All products and sums wrap modulo 2^32. The value at (row, column) does not depend on the
+image size, and sample b of a batch uses seed + b. Only NumPy is needed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+_M1 = np.uint32(0x7FEB352D)
+_M2 = np.uint32(0x846CA68B)
+_GOLDEN = np.uint32(0x9E3779B9)
+_C2 = np.uint32(0x85EBCA6B)
+
+
+def _mix(h: np.ndarray) -> np.ndarray:
+    """lowbias32 (Chris Wellons' integer hash), in place on a uint32 array; returns it."""
+    h ^= h >> np.uint32(16)
+    h *= _M1
+    h ^= h >> np.uint32(15)
+    h *= _M2
+    h ^= h >> np.uint32(16)
+    return h
+
+
+def _u32(value: int) -> np.ndarray:
+    return np.array([value & 0xFFFFFFFF], dtype=np.uint32)
+
+
+def uniform(seed: int, scale: int, channels: int, height: int, width: int) -> np.ndarray:
+    """(channels, height, width) float32 noise in [0, 1) for one scale of one sample."""
+    out = np.empty((channels, height, width), dtype=np.float32)
+    ys = np.arange(height, dtype=np.uint32)
+    xs = np.arange(width, dtype=np.uint32) * _C2
+    with np.errstate(over="ignore"):
+        base = _mix(_u32(seed) ^ _GOLDEN)
+        for c in range(channels):
+            key = _mix(base + _u32(scale * 16 + c) * _C2)
+            rows = _mix(key + ys * _GOLDEN)
+            values = _mix(rows[:, None] ^ xs[None, :])
+            values >>= np.uint32(8)
+            np.multiply(values, np.float32(1.0 / (1 << 24)), out=out[c], casting="unsafe")
+    return out
+
+
+def scale_sizes(height: int, width: int, scales: int) -> list[tuple[int, int]]:
+    """Spatial size of each scale, finest first: ceil(H / 2^s) x ceil(W / 2^s)."""
+    return [(math.ceil(height / 2**s), math.ceil(width / 2**s)) for s in range(scales)]
+
+
+def noise_pyramid(seed: int, batch: int, height: int, width: int, scales: int, channels: int = 3,
+                  amplitude: float = 1.0) -> list[np.ndarray]:
+    """The generator's inputs: one (batch, channels, h_s, w_s) array per scale, finest first."""
+    pyramid = []
+    for s, (h, w) in enumerate(scale_sizes(height, width, scales)):
+        z = np.stack([uniform(seed + b, s, channels, h, w) for b in range(batch)])
+        pyramid.append(z * np.float32(amplitude) if amplitude != 1.0 else z)
+    return pyramid
+
+
+__all__ = ["uniform", "noise_pyramid", "scale_sizes"]

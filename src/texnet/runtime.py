@@ -1,0 +1,173 @@
+"""The torch-free runtime: sample and stylize with an exported ONNX model (NumPy, onnxruntime, Pillow).
+
+`texnet export MODEL -o MODEL.onnx` writes the graph; `texnet sample MODEL.onnx ...` and
+`texnet stylize MODEL.onnx ...` then run here, with or without PyTorch installed. Noise
+comes from texnet.noise, so a seed gives the same texture as the PyTorch path (within
+float rounding) and the web page. Stylization goes through the same pipeline as the
+PyTorch path (texnet.stylize), tiling included.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from texnet.errors import TexnetError
+from texnet.noise import noise_pyramid, scale_sizes
+
+# Activations of the widest layer, per output pixel and batch item, with room for onnxruntime's buffers.
+BYTES_PER_PIXEL = {"texture": 1200, "style": 1400}
+
+
+def _session(path: Path):
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise TexnetError("ONNX models need onnxruntime: pip install onnxruntime") from None
+    if not path.exists():
+        raise TexnetError(f"texnet model not found: {path}")
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    threads = os.environ.get("TEXNET_THREADS")
+    if threads:
+        options.intra_op_num_threads = int(threads)
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types for bad files
+        raise TexnetError(f"{path} is not a texnet ONNX model (cannot load it: {str(exc).splitlines()[0]})") from None
+
+
+class OnnxModel:
+    """An exported texnet generator: its session and what the export recorded about it."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.session = _session(self.path)
+        props = self.session.get_modelmeta().custom_metadata_map
+        if "texnet_kind" not in props:
+            raise TexnetError(f"{self.path} is an ONNX file but not a texnet model (no texnet metadata)")
+        self.kind = props["texnet_kind"]
+        self.scales = int(props["texnet_scales"])
+        self.noise_channels = int(props["texnet_noise_channels"])
+        self.stats_size = int(props.get("texnet_stats_size", "0"))
+        self.meta: dict[str, Any] = json.loads(props.get("texnet_meta", "{}"))
+        self.inputs = [i.name for i in self.session.get_inputs()]
+
+    def require(self, kind: str) -> "OnnxModel":
+        if self.kind != kind:
+            raise TexnetError(f"{self.path} is a {self.kind} model, not a {kind} model")
+        return self
+
+    def check_memory(self, height: int, width: int, batch: int = 1) -> None:
+        """Refuse sizes whose activations would not fit in this machine's memory, before allocating."""
+        need = BYTES_PER_PIXEL[self.kind] * height * width * batch
+        total = _memory_bytes()
+        if total and need > 0.8 * total:
+            side = int((0.8 * total / BYTES_PER_PIXEL[self.kind] / batch) ** 0.5)
+            raise TexnetError(f"{width}x{height} needs about {need / 2**30:.1f} GB in the ONNX runtime, more than this "
+                              f"machine's {total / 2**30:.1f} GB allows; stay under about {side}x{side} "
+                              "(the PyTorch path samples large textures in strips)")
+
+    # ------------------------------------------------------------------ textures
+
+    def sample(self, width: int, height: int, seed: int, noise_scale: float = 1.0) -> np.ndarray:
+        """One texture (3, H, W) in [0, 1] from the portable noise of `seed`."""
+        self.require("texture").check_memory(height, width)
+        noise = noise_pyramid(seed, 1, height, width, self.scales, self.noise_channels, noise_scale)
+        return self.session.run(["image"], dict(zip(self.inputs, noise)))[0][0]
+
+    # ------------------------------------------------------------------ stylization (texnet.stylize.Backend)
+
+    def run(self, content: np.ndarray, noise: list[np.ndarray], stats: Any = None) -> np.ndarray:
+        feeds = {"content": content.astype(np.float32), **{f"z{s}": z for s, z in enumerate(noise)}}
+        if self.stats_size:
+            feeds["stats"] = stats if stats is not None else np.zeros((1, self.stats_size), np.float32)
+            feeds["use_stats"] = np.array([1.0 if stats is not None else 0.0], np.float32)
+        return self.session.run(["image"], feeds)[0][0]
+
+    def statistics(self, content: np.ndarray, noise: list[np.ndarray]) -> Any:
+        if not self.stats_size:
+            return None
+        feeds = {"content": content.astype(np.float32), **{f"z{s}": z for s, z in enumerate(noise)},
+                 "stats": np.zeros((1, self.stats_size), np.float32), "use_stats": np.zeros(1, np.float32)}
+        return self.session.run(["stats_out"], feeds)[0]
+
+
+def _memory_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def is_onnx(path: str | os.PathLike) -> bool:
+    return str(path).lower().endswith(".onnx")
+
+
+
+
+# ---------------------------------------------------------------------------- choosing a runtime
+
+RUNTIMES = ("auto", "torch", "onnx")
+
+
+class TorchTextureSampler:
+    """A .texnet texture model on PyTorch, with the same `sample` as OnnxModel."""
+
+    def __init__(self, path: str | os.PathLike, device: str = "auto"):
+        from texnet.device import resolve_device
+        from texnet.texture import load_texture_model
+
+        self.generator, self.meta = load_texture_model(path, resolve_device(device))
+
+    def sample(self, width: int, height: int, seed: int, noise_scale: float = 1.0) -> np.ndarray:
+        return self.generator.sample(height, width, 1, seed=seed, noise_scale=noise_scale)[0].float().cpu().numpy()
+
+
+def _torch_available() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _choose(path: str | os.PathLike, runtime: str) -> str:
+    if runtime not in RUNTIMES:
+        raise TexnetError(f"unknown runtime '{runtime}': use {', '.join(RUNTIMES)}")
+    if runtime == "auto":
+        runtime = "onnx" if is_onnx(path) else "torch"
+    if runtime == "onnx" and not is_onnx(path):
+        raise TexnetError(f"--runtime onnx needs an ONNX model; export one with `texnet export {path} -o "
+                          f"{Path(path).with_suffix('.onnx')}`")
+    if runtime == "torch" and is_onnx(path):
+        raise TexnetError(f"{path} is an ONNX model: run it with --runtime onnx (or auto)")
+    if runtime == "torch" and not _torch_available():
+        raise TexnetError(f"{path} needs PyTorch, which is not installed; use the model's ONNX export "
+                          "(texnet export, on a machine with PyTorch) or install torch")
+    return runtime
+
+
+def open_texture_model(path: str | os.PathLike, runtime: str = "auto", device: str = "auto"):
+    """Something with .sample(width, height, seed, noise_scale) -> (3, H, W) array, on the chosen runtime."""
+    if _choose(path, runtime) == "onnx":
+        return OnnxModel(path).require("texture")
+    return TorchTextureSampler(path, device)
+
+
+def open_style_model(path: str | os.PathLike, runtime: str = "auto", device: str = "auto"):
+    """A texnet.stylize backend for the model, on the chosen runtime."""
+    if _choose(path, runtime) == "onnx":
+        return OnnxModel(path).require("style")
+    from texnet.device import resolve_device
+    from texnet.style import load_style_model
+    from texnet.stylize import TorchBackend
+
+    return TorchBackend(load_style_model(path, resolve_device(device))[0])
+
+
+__all__ = ["OnnxModel", "is_onnx", "open_texture_model", "open_style_model", "RUNTIMES", "scale_sizes"]

@@ -1,0 +1,155 @@
+"""ONNX export and the torch-free runtime: equality with PyTorch, seams, tiling, metadata, bad files."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from texnet.export import export_onnx, fold_batchnorm
+from texnet.generators import GeneratorConfig, MultiScaleGenerator
+from texnet.modelfile import save_model
+from texnet.quality import seam_score
+from texnet.runtime import OnnxModel
+from texnet.stylize import StylizeOptions, TorchBackend, stylize_array
+
+TOLERANCE = 2 / 255
+
+
+def trained_like(cfg, seed=0):
+    """A generator with non-trivial norm statistics and affine parameters, as after training."""
+    torch.manual_seed(seed)
+    g = MultiScaleGenerator(cfg)
+    g.train()
+    with torch.no_grad():
+        for _ in range(3):
+            g(g.make_noise(2, 32, 32), torch.rand(2, 3, 32, 32) if cfg.content_channels else None)
+        for m in g.modules():
+            if isinstance(m, (torch.nn.BatchNorm2d, torch.nn.InstanceNorm2d)) and m.affine:
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.5, 0.5)
+    return g.eval()
+
+
+@pytest.fixture(scope="module")
+def texture_onnx(tmp_path_factory):
+    g = trained_like(GeneratorConfig(scales=5))
+    path = export_onnx(g, {"kind": "texture", "exemplar": {"file": "x.png"}}, tmp_path_factory.mktemp("x") / "t.onnx")
+    return g, path
+
+
+def test_folding_batch_norm_keeps_the_function():
+    g = trained_like(GeneratorConfig(scales=4))
+    folded = fold_batchnorm(g)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    noise = g.seeded_noise(3, 2, 45, 61)
+    with torch.no_grad():
+        assert (folded(noise) - g(noise)).abs().max() < 1e-5
+
+
+@pytest.mark.parametrize("size", [(64, 64), (45, 61), (17, 100)])
+def test_texture_export_equals_pytorch_and_stays_seamless(texture_onnx, size):
+    g, path = texture_onnx
+    model = OnnxModel(path)
+    h, w = size
+    ours = model.sample(w, h, seed=7)
+    reference = g.sample(h, w, seed=7)[0].numpy()
+    assert ours.shape == (3, h, w)
+    assert np.abs(ours - reference).max() <= TOLERANCE
+    if min(h, w) >= 45:
+        assert 0.75 < seam_score(torch.from_numpy(ours)) < 1.33
+
+
+def test_metadata_is_stored(texture_onnx):
+    model = OnnxModel(texture_onnx[1])
+    assert model.kind == "texture" and model.scales == 5 and model.noise_channels == 3
+    assert model.meta["exemplar"]["file"] == "x.png"
+    import onnx
+
+    props = {p.key: p.value for p in onnx.load(str(texture_onnx[1])).metadata_props}
+    assert "ceil(H / 2^s)" in props["texnet_size_rule"]
+
+
+def test_batched_noise_is_dynamic(texture_onnx):
+    from texnet.noise import noise_pyramid
+
+    model = OnnxModel(texture_onnx[1])
+    noise = noise_pyramid(3, 2, 40, 24, 5)
+    out = model.session.run(["image"], dict(zip(model.inputs, noise)))[0]
+    assert out.shape == (2, 3, 40, 24)
+    assert np.abs(out[1] - model.sample(24, 40, seed=4)).max() < 1e-5  # sample b uses seed + b
+
+
+@pytest.mark.parametrize("norm", ["instance", "batch"])
+def test_style_export_equals_pytorch_whole_and_tiled(tmp_path, norm):
+    cfg = GeneratorConfig(scales=4, content_channels=3, norm=norm, padding="replicate")
+    g = trained_like(cfg)
+    path = export_onnx(g, {"kind": "style"}, tmp_path / "s.onnx")
+    model = OnnxModel(path)
+    content = torch.nn.functional.interpolate(torch.rand(1, 3, 9, 11), size=(75, 93), mode="bilinear")[0].numpy()
+    for opts in (StylizeOptions(seed=3), StylizeOptions(seed=3, tile=40, overlap=16, stats_size=64),
+                 StylizeOptions(seed=3, noise_scale=2.0, preserve_color=True)):
+        ours, _ = stylize_array(model, content, opts)
+        reference, _ = stylize_array(TorchBackend(g), content, opts)
+        assert ours.shape == content.shape
+        assert np.abs(ours - reference).max() <= TOLERANCE, opts
+
+
+def test_cli_export_and_onnx_sample(tmp_path, capsys):
+    from PIL import Image
+
+    from texnet.cli import main
+
+    g = trained_like(GeneratorConfig(scales=4))
+    model = save_model(tmp_path / "m.texnet", g, {"kind": "texture"})
+    assert main(["export", str(model), "-o", str(tmp_path / "m.onnx")]) == 0
+    assert main(["sample", str(tmp_path / "m.onnx"), "-o", str(tmp_path / "a.png"), "--size", "33x20", "--seed", "5"]) == 0
+    assert main(["sample", str(model), "-o", str(tmp_path / "b.png"), "--size", "33x20", "--seed", "5"]) == 0
+    a = np.asarray(Image.open(tmp_path / "a.png")).astype(int)
+    b = np.asarray(Image.open(tmp_path / "b.png")).astype(int)
+    assert a.shape == (20, 33, 3) and np.abs(a - b).max() <= 2
+    capsys.readouterr()
+    not_onnx = tmp_path / "bad.onnx"
+    not_onnx.write_bytes(b"not a graph")
+    for argv, message in [(["sample", not_onnx, "-o", tmp_path / "c.png"], "not a texnet ONNX model"),
+                          (["export", model, "-o", tmp_path / "m.png"], "name it *.onnx"),
+                          (["sample", model, "-o", tmp_path / "c.png", "--runtime", "onnx"], "needs an ONNX model"),
+                          (["stylize", tmp_path / "m.onnx", tmp_path / "a.png", "-o", tmp_path / "d.png"],
+                           "not a style model")]:
+        assert main([str(a) for a in argv]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], (argv, err)
+
+
+RUNTIME_ONLY = r"""
+import sys
+sys.modules["torch"] = None  # any `import torch` now fails: this is a machine without PyTorch
+from texnet.cli import main
+code = main(sys.argv[1:])
+assert "torch" not in [m for m in sys.modules if sys.modules[m] is not None], "torch was imported"
+sys.exit(code)
+"""
+
+
+def test_runtime_works_with_torch_unimportable(tmp_path):
+    from PIL import Image
+
+    g = trained_like(GeneratorConfig(scales=4, content_channels=3, norm="instance", padding="replicate"))
+    onnx_path = export_onnx(g, {"kind": "style"}, tmp_path / "style.onnx")
+    t = trained_like(GeneratorConfig(scales=4))
+    texture_path = export_onnx(t, {"kind": "texture"}, tmp_path / "tex.onnx")
+    photo = tmp_path / "photo.png"
+    Image.fromarray((np.random.default_rng(0).random((50, 70, 3)) * 255).astype(np.uint8)).save(photo)
+
+    def run(*argv):
+        return subprocess.run([sys.executable, "-c", RUNTIME_ONLY, *map(str, argv)], capture_output=True, text=True)
+
+    proc = run("sample", texture_path, "-o", tmp_path / "t.png", "--size", "40x30", "--seed", "2", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert Image.open(tmp_path / "t.png").size == (40, 30)
+    proc = run("stylize", onnx_path, photo, "-o", tmp_path / "s.png", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert Image.open(tmp_path / "s.png").size == (70, 50)
+    proc = run("sample", tmp_path / "model.texnet", "-o", tmp_path / "x.png")
+    assert proc.returncode == 1 and "needs PyTorch" in proc.stderr and "Traceback" not in proc.stderr
