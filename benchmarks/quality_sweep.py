@@ -25,6 +25,9 @@ from pathlib import Path
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sweeplib import Results, mean  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent / "quality"
 EXEMPLARS = ("brick", "gravel", "ihc", "coins")
 SIZE = 256  # sample and crop size of every measurement
@@ -70,16 +73,16 @@ def texture_config(overrides: dict):
     return TextureConfig(generator=generator, **values)
 
 
+def results() -> Results:
+    return Results(ROOT / "sweep.jsonl", "exemplar")
+
+
 def run_key(arm: str, exemplar: str) -> str:
-    return f"{arm}/{exemplar}"
+    return results().key(arm, exemplar)
 
 
 def load_results() -> dict[str, dict]:
-    path = ROOT / "sweep.jsonl"
-    if not path.exists():
-        return {}
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return {run_key(r["arm"], r["exemplar"]): r for r in rows}
+    return results().load()
 
 
 def references(exemplar: str, descriptor, log, exemplar_size: int | None = None) -> dict:
@@ -133,16 +136,11 @@ def run_arm(arm: str, exemplar: str, refs: dict, log) -> dict:
                           + [("optimisation", refs["opt"])])
     (ROOT / "sheets").mkdir(parents=True, exist_ok=True)
     sheet.save(ROOT / "sheets" / f"{arm}_{exemplar}.jpg", quality=88)
-    with open(ROOT / "sweep.jsonl", "a") as f:
-        f.write(json.dumps(row) + "\n")
+    results().append(row)
     log(f"[{arm}/{exemplar}] {seconds:.0f} s; swd {metrics['swd']:.3f} (opt {refs['opt_metrics']['swd']:.3f}, "
         f"crops {refs['crop_metrics']['swd'] if refs['crop_metrics'] else float('nan'):.3f}); "
         f"gram {metrics['gram']:.3f}; color {metrics['color']:.4f}")
     return row
-
-
-def fmt(value, digits: int = 3) -> str:
-    return "-" if value is None else f"{value:.{digits}g}"
 
 
 def table(results: dict[str, dict]) -> str:
@@ -177,7 +175,6 @@ def table(results: dict[str, dict]) -> str:
             color.append(r["gen"]["color"] / r["opt"]["color"])
             sim.append(r["gen"].get("shift_similarity"))
             secs.append(r["train_seconds"])
-        mean = lambda v: fmt(statistics.mean(v)) if v else "-"  # noqa: E731
         lines.append(f"| {arm} | {ARMS[arm][0]} | " + " | ".join(cells) + f" | {mean(swd)} | {mean(gram)} | "
                      f"{mean(color)} | {mean([s for s in sim if s is not None])} | {mean(secs)} |")
     return "\n".join(lines) + "\n"

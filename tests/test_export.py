@@ -14,22 +14,9 @@ from texnet.quality import seam_score
 from texnet.runtime import OnnxModel
 from texnet.stylize import StylizeOptions, TorchBackend, stylize_array
 
+from helpers import trained_like
+
 TOLERANCE = 2 / 255
-
-
-def trained_like(cfg, seed=0):
-    """A generator with non-trivial norm statistics and affine parameters, as after training."""
-    torch.manual_seed(seed)
-    g = MultiScaleGenerator(cfg)
-    g.train()
-    with torch.no_grad():
-        for _ in range(3):
-            g(g.make_noise(2, 32, 32), torch.rand(2, 3, 32, 32) if cfg.content_channels else None)
-        for m in g.modules():
-            if isinstance(m, (torch.nn.BatchNorm2d, torch.nn.InstanceNorm2d)) and m.affine:
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.5, 0.5)
-    return g.eval()
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from texnet.errors import TexnetError
 from texnet.generators import GeneratorConfig, MultiScaleGenerator
 from texnet.images import load_image, save_image
 from texnet.style import ContentPool, StyleConfig, load_style_model, train_style
-from texnet.stylize import StylizeOptions, preserve_color, rgb_to_ycbcr, stylize_paths, stylize_tensor
+from texnet.stylize import StylizeOptions, TorchBackend, preserve_color, rgb_to_ycbcr, stylize_paths, stylize_tensor
 from texnet.train import TrainConfig
 
 
@@ -126,7 +126,7 @@ def test_video_round_trip_keeps_frames_size_and_rate(style_model, tmp_path, suff
     generator, _ = load_style_model(style_model[0])
     src = tmp_path / f"clip{suffix}"
     _write_video(src)
-    out = stylize_paths(generator, [str(src)], tmp_path / f"out{suffix}", StylizeOptions(), progress=False)[0]
+    out = stylize_paths(TorchBackend(generator), [str(src)], tmp_path / f"out{suffix}", StylizeOptions(), progress=False)[0]
     reader = iio.get_reader(str(out))
     meta = reader.get_meta_data()
     frames = [f for f in reader]
@@ -140,7 +140,7 @@ def test_corrupt_video_is_an_error_and_writes_nothing(style_model, tmp_path):
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100)
     with pytest.raises(TexnetError, match="cannot read"):
-        stylize_paths(generator, [str(bad)], tmp_path / "o.mp4", StylizeOptions(), progress=False)
+        stylize_paths(TorchBackend(generator), [str(bad)], tmp_path / "o.mp4", StylizeOptions(), progress=False)
     assert not (tmp_path / "o.mp4").exists()
 
 

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import torch
 
 from texnet import __version__
@@ -36,7 +37,8 @@ from texnet.presets import TrainConfig
 from texnet.quality import seam_score
 
 Log = Callable[[str], None]
-SECTIONS = ("speed", "quality", "style")
+SECTIONS = ("speed", "quality", "style", "style-quality")
+DEV_IMAGES = "../shared/images"  # public-domain paintings and development photos; never shipped
 
 
 @dataclass
@@ -62,6 +64,14 @@ class BenchConfig:
     style_sizes: tuple[int, int] = (512, 1024)
     style_opt_iterations: int = 300
     style_opt_size: int = 512
+    # style quality (development images: paintings and photos that are not in the content pool)
+    styles: tuple[str, ...] = ("starry_night.jpg", "the_scream.jpg", "shipwreck.jpg", "woman-with-hat-matisse.jpg")
+    style_photos: tuple[str, ...] = ("tubingen.jpg", "golden_gate.jpg", "hoovertowernight.jpg")
+    style_presets: tuple[str, ...] = ("quick", "standard")
+    style_quality_size: int = 384  # longer side of the photos stylized and measured
+    style_measure_size: int = 512  # longer side of the painting the distances (and the optimisation) use
+    style_quality_opt_iterations: int = 200
+    dev_images: str | None = None  # default: $TEXNET_DEV_IMAGES, else ../shared/images
     device: str = "cpu"
     train_override: TrainConfig | None = None  # replaces every preset's training (the smoke run)
 
@@ -72,7 +82,9 @@ class BenchConfig:
         return cls(exemplars=("gravel",), sizes=(64, 128), opt_iterations=12, repeats=2, batch=2,
                    quality_exemplars=("brick", "ihc"), quality_presets=("quick",), quality_size=64, quality_seeds=2,
                    opt_losses=("gram",), style_sizes=(64, 96), style_opt_iterations=6, style_opt_size=64,
-                   device=device, train_override=tiny)
+                   styles=("starry_night.jpg",), style_photos=("tubingen.jpg", "golden_gate.jpg"),
+                   style_presets=("quick",), style_quality_size=64, style_measure_size=96,
+                   style_quality_opt_iterations=5, device=device, train_override=tiny)
 
 
 # ---------------------------------------------------------------------------- measuring helpers
@@ -168,6 +180,29 @@ def ensure_model(path: Path, recipe: dict[str, Any], train_fn: Callable[[], Any]
         tmp.write_text(json.dumps(wanted, sort_keys=True, indent=1))
 
 
+def cached_image(path: Path, recipe: dict[str, Any], make: Callable[[], tuple[Any, float]], label: str,
+                 log: Log) -> tuple[Any, float]:
+    """An optimisation result made once per recipe: (image (3, H, W) as saved, 8-bit, its seconds)."""
+    from texnet.images import load_image, save_image
+
+    sidecar = path.with_name(path.name + ".recipe.json")
+    wanted = json.loads(json.dumps(recipe, sort_keys=True, default=str))
+    if path.exists() and sidecar.exists():
+        try:
+            saved = json.loads(sidecar.read_text())
+            if saved.get("recipe") == wanted:
+                log(f"[{label}] reusing {path}")
+                return load_image(path), saved["seconds"]
+        except (ValueError, KeyError):
+            pass
+    log(f"[{label}] computing {path.name}")
+    image, seconds = make()
+    save_image(image, path)
+    with atomic_path(sidecar) as tmp:
+        tmp.write_text(json.dumps({"recipe": wanted, "seconds": seconds}, sort_keys=True, indent=1))
+    return load_image(path), seconds
+
+
 def texture_model(name: str, preset: str, cfg: BenchConfig, out: Path, log: Log) -> Path:
     from texnet import presets
     from texnet.images import load_exemplar
@@ -184,19 +219,19 @@ def texture_model(name: str, preset: str, cfg: BenchConfig, out: Path, log: Log)
     return path
 
 
-def style_model(cfg: BenchConfig, out: Path, log: Log) -> Path:
+def style_model(style: str, preset: str, cfg: BenchConfig, out: Path, log: Log) -> Path:
     from texnet import presets
     from texnet.images import load_exemplar
     from texnet.style import StyleConfig, train_style
 
     device = resolve_device(cfg.device)
-    train, settings = _train_config(cfg.style_preset, "style", cfg, device)
+    train, settings = _train_config(preset, "style", cfg, device)
     scfg = presets.apply(StyleConfig(), settings, {})
-    path = out / "models" / f"style_{cfg.style_preset}_{Path(cfg.style).stem}.texnet"
-    _, info = load_exemplar(cfg.style)
+    path = out / "models" / f"style_{preset}_{Path(style).stem}.texnet"
+    _, info = load_exemplar(style, scfg.style_size)
     recipe = {"style": info, "train": asdict(train), "style_cfg": asdict(scfg)}
-    ensure_model(path, recipe, lambda: train_style(cfg.style, path, None, train, scfg, progress=False,
-                                                   log=lambda *a: None), "style", log)
+    ensure_model(path, recipe, lambda: train_style(style, path, None, train, scfg, progress=False,
+                                                   log=lambda *a: None), f"style {Path(style).stem}, {preset}", log)
     return path
 
 
@@ -257,7 +292,7 @@ def bench_speed(name: str, cfg: BenchConfig, out: Path, log: Log) -> dict[str, A
 def bench_quality(name: str, cfg: BenchConfig, out: Path, log: Log) -> dict[str, Any]:
     """Samples of each preset, the optimisation results and real crops, measured against the exemplar."""
     from texnet.descriptor import load_descriptor
-    from texnet.images import load_exemplar, load_image, save_image
+    from texnet.images import load_exemplar
     from texnet.losses import DEFAULT_TEXTURE_LAYERS
     from texnet.optimize import OptimizeConfig, optimize_texture
     from texnet.quality import QualityMeter, contact_sheet, exemplar_crops, ratios
@@ -274,13 +309,17 @@ def bench_quality(name: str, cfg: BenchConfig, out: Path, log: Log) -> dict[str,
     stem = Path(name).stem
     opt_images = {}
     for loss in cfg.opt_losses:
-        path = out / "quality" / f"{stem}_opt_{loss}.png"
-        log(f"[{name}] optimisation baseline: L-BFGS, {cfg.opt_iterations} evaluations, {loss} loss, {q}px")
-        image, trace = optimize_texture(name, q, q, OptimizeConfig(iterations=cfg.opt_iterations, device=str(device)),
-                                        TextureConfig(loss=loss, precision="fp32"), progress=False, log=lambda *a: None)
-        save_image(image, path)
-        opt_images[loss] = load_image(path)  # as a user gets it: 8-bit
-        row["opt"][loss] = {**meter.summary(opt_images[loss][None]), "seconds": trace.seconds[-1]}
+        ocfg = OptimizeConfig(iterations=cfg.opt_iterations, device=str(device))
+        tcfg = TextureConfig(loss=loss, precision="fp32")
+
+        def make() -> tuple[Any, float]:
+            image, trace = optimize_texture(name, q, q, ocfg, tcfg, progress=False, log=lambda *a: None)
+            return image, trace.seconds[-1]
+
+        recipe = {"exemplar": info, "size": q, "optimize": asdict(ocfg), "texture": asdict(tcfg)}
+        opt_images[loss], seconds = cached_image(out / "quality" / f"{stem}_opt_{loss}.png", recipe, make,
+                                                 f"{name}, optimisation ({loss})", log)
+        row["opt"][loss] = {**meter.summary(opt_images[loss][None]), "seconds": seconds}
     reference = row["opt"].get("gram") or next(iter(row["opt"].values()))
     sheets = {}
     for preset in cfg.quality_presets:
@@ -330,7 +369,7 @@ def bench_style(cfg: BenchConfig, out: Path, log: Log) -> dict[str, Any]:
     from texnet.stylize import StylizeOptions, stylize_tensor
 
     device = resolve_device(cfg.device)
-    model_path = style_model(cfg, out, log)
+    model_path = style_model(cfg.style, cfg.style_preset, cfg, out, log)
     generator, meta = load_style_model(model_path, device)
     row: dict[str, Any] = {"style": cfg.style, "preset": cfg.style_preset, "parameters": generator.num_parameters(),
                            "train_seconds": meta["training"]["seconds"]}
@@ -362,6 +401,99 @@ def bench_style(cfg: BenchConfig, out: Path, log: Log) -> dict[str, Any]:
     reach = row["opt_seconds_to_gen_loss"]
     row["speedup"] = reach / (gen_s / 1000) if reach is not None and gen_s else None
     return row
+
+
+def dev_images(cfg: BenchConfig) -> Path | None:
+    """The development images folder (styles/, photos/), or None when this machine has none."""
+    candidates = [cfg.dev_images, os.environ.get("TEXNET_DEV_IMAGES"), DEV_IMAGES,
+                  str(Path(__file__).resolve().parents[3] / "shared" / "images")]
+    for c in candidates:
+        if c and (Path(c) / "styles").is_dir() and (Path(c) / "photos").is_dir():
+            return Path(c)
+    return None
+
+
+def bench_style_quality(cfg: BenchConfig, out: Path, log: Log) -> list[dict[str, Any]]:
+    """Each style preset and the optimisation baseline on photos outside the content pool, measured."""
+    from texnet.style import load_style_model
+
+    root = dev_images(cfg)
+    if root is None:
+        log("[style quality] skipped: no development images (set TEXNET_DEV_IMAGES to a folder with styles/ and photos/)")
+        return []
+    device = resolve_device(cfg.device)
+    rows = []
+    for style_name in cfg.styles:
+        style = str(root / "styles" / style_name)
+        generators = {p: load_style_model(style_model(style, p, cfg, out, log), device)[0] for p in cfg.style_presets}
+        rows += measure_style(style, generators, cfg, out, log,
+                              out / "style_quality" / f"{Path(style_name).stem}_sheet.jpg")
+    return rows
+
+
+def measure_style(style: str, generators: dict[str, Any], cfg: BenchConfig, out: Path, log: Log,
+                  sheet_path: Path | None = None, noise_scale: float = 1.0) -> list[dict[str, Any]]:
+    """Stylize the development photos with each generator and by optimisation; distances to style and photo.
+
+    One row per photo: {label: {gram, swd, color, content, ...}} for each generator label and
+    'optimisation'. With `sheet_path`, also a contact sheet: photo, style, each result.
+    """
+    from texnet.descriptor import load_descriptor
+    from texnet.images import fit_within, load_array, load_exemplar, resize_array
+    from texnet.losses import content_loss
+    from texnet.optimize import OptimizeConfig, optimize_style
+    from texnet.quality import QualityMeter, contact_sheet
+    from texnet.style import StyleConfig, style_layers
+    from texnet.stylize import StylizeOptions, TorchBackend, stylize_array
+
+    root = dev_images(cfg)
+    device = resolve_device(cfg.device)
+    scfg = StyleConfig(precision="fp32", style_size=cfg.style_measure_size)
+    descriptor, _ = load_descriptor("auto", style_layers(scfg), "avg", device, "fp32")
+    style_image, info = load_exemplar(style, cfg.style_measure_size)
+    meter = QualityMeter(descriptor, style_image.to(device))
+    rows, sheet_rows = [], []
+    for photo_name in cfg.style_photos:
+        photo_path = root / "photos" / photo_name
+        photo = load_array(photo_path)
+        w, h = fit_within(photo.shape[1:], cfg.style_quality_size)
+        photo = resize_array(photo, (w, h))
+        with torch.no_grad():
+            target = descriptor(torch.from_numpy(photo)[None].to(device))
+        opts = StylizeOptions(noise_scale=noise_scale)
+        images = {label: stylize_array(TorchBackend(g), photo, opts)[0] for label, g in generators.items()}
+        ocfg = OptimizeConfig(iterations=cfg.style_quality_opt_iterations, device=str(device))
+
+        def make() -> tuple[Any, float]:
+            image, trace = optimize_style(str(photo_path), style, ocfg, scfg, size=(w, h), progress=False,
+                                          log=lambda *a: None)
+            return image, trace.seconds[-1]
+
+        recipe = {"style": info, "photo": photo_name, "size": [w, h], "optimize": asdict(ocfg), "style_cfg": asdict(scfg)}
+        stem = f"{Path(style).stem}_{Path(photo_name).stem}"
+        opt, seconds = cached_image(out / "style_quality" / f"{stem}_opt.png", recipe, make,
+                                    f"style {stem}, optimisation", log)
+        images["optimisation"] = opt.numpy()
+        row: dict[str, Any] = {"style": Path(style).name, "photo": photo_name, "size": [w, h], "opt_seconds": seconds}
+        for label, image in images.items():
+            x = torch.from_numpy(np.ascontiguousarray(image))[None].to(device)
+            metrics = meter.distances(x)
+            with torch.no_grad():
+                metrics["content"] = float(content_loss(descriptor(x), target, scfg.content_layers))
+            row[label] = metrics
+        rows.append(row)
+        sheet_rows.append([("photo", torch.from_numpy(photo)), ("style", style_image[0])]
+                          + [(label, torch.from_numpy(np.ascontiguousarray(img))) for label, img in images.items()])
+    if sheet_path is not None:
+        from PIL import Image
+
+        strips = [contact_sheet(r, size=192) for r in sheet_rows]
+        sheet = Image.new("RGB", (strips[0].width, sum(x.height for x in strips)), "white")
+        for i, strip in enumerate(strips):
+            sheet.paste(strip, (0, i * strip.height))
+        with atomic_path(sheet_path) as tmp:
+            sheet.save(tmp, format="JPEG", quality=90)
+    return rows
 
 
 # ---------------------------------------------------------------------------- report
@@ -465,12 +597,31 @@ def markdown_style(result: dict[str, Any]) -> list[str]:
                               str(r["opt_iterations"])]) + " |"]
 
 
+def markdown_style_quality(result: dict[str, Any]) -> list[str]:
+    presets = result["config"]["style_presets"]
+    labels = [*presets, "optimisation"]
+    head = (["style", "photo"] + [f"swd {p}" for p in labels] + [f"gram {p}" for p in labels]
+            + [f"content {p}" for p in labels] + [f"{p} swd / opt" for p in presets])
+    lines = ["Distances of the stylized photo (longer side "
+             f"{result['config']['style_quality_size']} px) to the painting (longer side "
+             f"{result['config']['style_measure_size']} px): sliced Wasserstein (swd) and Gram (texnet.quality); "
+             "content = relative relu4_2 error to the photo. Lower is better for all.", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in result["style_quality"]:
+        cells = ([Path(r["style"]).stem, Path(r["photo"]).stem] + [_fmt(r[p]["swd"]) for p in labels]
+                 + [_fmt(r[p]["gram"]) for p in labels] + [_fmt(r[p]["content"]) for p in labels]
+                 + [_fmt(r[p]["swd"] / r["optimisation"]["swd"]) for p in presets])
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def markdown(result: dict[str, Any]) -> str:
     m = result["machine"]
     lines = [f"Measured {result['date']} on {m.get('gpu') or m.get('cpu')} ({result['device']}, "
              f"{m['cpu_threads']} threads), torch {m['torch']}, texnet {m['texnet']}, descriptor {result['descriptor']}."]
     for key, render, title in (("speed", markdown_speed, "Speed and memory"), ("quality", markdown_quality, "Quality"),
-                               ("style", markdown_style, "Stylization speed")):
+                               ("style", markdown_style, "Stylization speed"),
+                               ("style_quality", markdown_style_quality, "Stylization quality")):
         if result.get(key):
             lines += ["", f"### {title}", ""] + render(result)
     return "\n".join(lines) + "\n"
@@ -518,6 +669,8 @@ def run(cfg: BenchConfig, out: str | Path, extra: list[str] | None = None, log: 
                      out / "quality" / "grid.jpg")
     if "style" in cfg.sections:
         result["style"] = bench_style(cfg, out, log)
+    if "style-quality" in cfg.sections:
+        result["style_quality"] = bench_style_quality(cfg, out, log)
     result["seconds"] = time.perf_counter() - started
     with atomic_path(out / "bench.json") as tmp:
         tmp.write_text(json.dumps(result, indent=1))

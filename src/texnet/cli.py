@@ -187,7 +187,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
     if args.sections:
         cfg = replace(cfg, sections=tuple(args.sections))
     if args.presets:
-        cfg = replace(cfg, quality_presets=tuple(args.presets))
+        cfg = replace(cfg, quality_presets=tuple(args.presets), style_presets=tuple(args.presets))
     run(cfg, args.out, extra=args.exemplars)
 
 
@@ -230,6 +230,19 @@ def cmd_export(args: argparse.Namespace) -> None:
     path = export_onnx(generator, meta, args.output)
     print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KB, {meta.get('kind')} model, "
           f"{generator.cfg.scales} noise scales)")
+
+
+def cmd_web(args: argparse.Namespace) -> None:
+    from texnet.site import build_site, server
+
+    site = build_site(args.models, args.output)
+    if args.serve:
+        httpd = server(site, args.port)
+        print(f"serving {site} at http://127.0.0.1:{httpd.server_address[1]}/ (Ctrl-C stops)", flush=True)
+        try:
+            httpd.serve_forever()
+        finally:
+            httpd.server_close()
 
 
 def cmd_info(args: argparse.Namespace) -> None:
@@ -408,7 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "bench.md and bench.png. About 25 minutes on a 2-core CPU; --quick: a smoke run.")
     p.add_argument("exemplars", nargs="*", metavar="IMAGE", help="extra exemplars for the quality section")
     p.add_argument("--quick", action="store_true", help="tiny sizes and iteration counts (a smoke test)")
-    p.add_argument("--sections", nargs="+", choices=("speed", "quality", "style"),
+    p.add_argument("--sections", nargs="+", choices=("speed", "quality", "style", "style-quality"),
                    help="run only these sections (default: all)")
     p.add_argument("--presets", nargs="+", metavar="PRESET",
                    help="texture presets the quality section trains and compares (default: quick standard)")
@@ -438,6 +451,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", metavar="MODEL")
     p.add_argument("-o", "--output", required=True, metavar="OUT.onnx")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("web", help="build a web page that samples and stylizes in the browser",
+                       description="Write a static site (index.html, JS, CSS, the models as ONNX, onnxruntime-web) "
+                                   "that samples textures and stylizes photos on the visitor's machine. Browsers do "
+                                   "not load models from file:// pages: open it with --serve (or any static server).")
+    p.add_argument("models", nargs="+", metavar="MODEL", help=".texnet models (exported to ONNX) or .onnx files")
+    p.add_argument("-o", "--output", required=True, metavar="SITE", help="folder to write the site to")
+    p.add_argument("--serve", action="store_true", help="then serve it on 127.0.0.1 and print the URL")
+    p.add_argument("--port", type=int, default=8000, help="port for --serve (default 8000; 0: any free port)")
+    p.set_defaults(func=cmd_web)
 
     p = sub.add_parser("info", help="show what a model file holds", description="Show a model's architecture, "
                        "parameter count, descriptor, exemplar and training settings.")

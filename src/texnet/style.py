@@ -42,6 +42,8 @@ class StyleConfig:
     pooling: str = "avg"
     precision: str = "auto"
     style_size: int | None = None  # longer side of the style image; None keeps its pixel scale
+    augment: bool = False  # random scale of the content crops (flips are always on)
+    pool_size: int | None = None  # use only the first N content images
     generator: GeneratorConfig = field(
         default_factory=lambda: GeneratorConfig(scales=6, content_channels=3, norm="instance", padding="replicate"))
 
@@ -98,14 +100,21 @@ class ContentPool:
         scale = 1.5 * size / min(h, w)
         return resize(image, (max(size, round(w * scale)), max(size, round(h * scale))))
 
-    def crops(self, batch: int, size: int, rng: torch.Generator) -> torch.Tensor:
+    def crops(self, batch: int, size: int, rng: torch.Generator, augment: bool = False) -> torch.Tensor:
+        """Random crops, flipped half the time; with `augment`, a random window of 1 to 1.5 crop
+        sides is taken and resized to the crop, so objects appear at several scales."""
         out = []
         for _ in range(batch):
             image = self.images[int(torch.randint(len(self.images), (1,), generator=rng))]
             h, w = image.shape[1:]
-            top = int(torch.randint(h - size + 1, (1,), generator=rng))
-            left = int(torch.randint(w - size + 1, (1,), generator=rng))
-            crop = image[:, top:top + size, left:left + size]
+            side = size
+            if augment:
+                side = min(h, w, int(size * (1 + 0.5 * float(torch.rand(1, generator=rng)))))
+            top = int(torch.randint(h - side + 1, (1,), generator=rng))
+            left = int(torch.randint(w - side + 1, (1,), generator=rng))
+            crop = image[:, top:top + side, left:left + side]
+            if side != size:
+                crop = resize(crop, (size, size))
             if bool(torch.rand(1, generator=rng) < 0.5):
                 crop = crop.flip(-1)
             out.append(crop)
@@ -120,7 +129,7 @@ class StyleObjective:
         self.descriptor, self.terms, self.pool, self.cfg, self.device = descriptor, terms, pool, cfg, device
 
     def inputs(self, generator: MultiScaleGenerator, batch_size: int, size: int, rng: torch.Generator):
-        content = self.pool.crops(batch_size, size, rng).to(self.device)
+        content = self.pool.crops(batch_size, size, rng, self.cfg.augment).to(self.device)
         return generator.make_noise(batch_size, size, size, rng, self.device), content
 
     def content_targets(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -159,6 +168,8 @@ def train_style(style: str, output: str | Path, content: str | None = None, trai
     device = resolve_device(train.device)
     style_image, style_info = load_exemplar(style, cfg.style_size)
     pool = ContentPool.load(content, train.size, log)
+    if cfg.pool_size:
+        pool.images, pool.names = pool.images[:cfg.pool_size], pool.names[:cfg.pool_size]
     descriptor, descriptor_info = load_descriptor(cfg.descriptor, style_layers(cfg), cfg.pooling, device, cfg.precision)
     log(f"descriptor: {descriptor_info.source} ({descriptor_info.arch}, {cfg.pooling} pooling, "
         f"{descriptor_info.precision}) from {descriptor_info.weights_file}")

@@ -1,0 +1,161 @@
+"""Controlled stylization runs: vary one factor at a time, measure against the optimisation baseline.
+
+    python benchmarks/style_sweep.py                   # every arm on every style (hours on 2 cores)
+    python benchmarks/style_sweep.py --arms base swd --styles starry_night.jpg
+    python benchmarks/style_sweep.py --table           # only rewrite the table from the saved results
+
+For each (arm, style) it trains a style generator with texnet's API on scikit-image's
+photos, stylizes the development photos (../shared/images/photos, not in the content
+pool) at 384 px and measures the results with texnet.bench.measure_style: distances to
+the painting (sliced Wasserstein, Gram, colour) and to the photo (relu4_2), next to
+Gatys et al.'s optimisation from the photo (L-BFGS, 200 evaluations, cached). Rows go
+to benchmarks/style/sweep.jsonl as runs finish; benchmarks/style/sweep.md is the table
+and benchmarks/style/sheets/ has a contact sheet per run. Models stay in
+benchmarks/style/models/ (not committed). The development images are never shipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sweeplib import Results, mean  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent / "style"
+STYLES = ("starry_night.jpg", "the_scream.jpg", "woman-with-hat-matisse.jpg")
+
+BASE_TRAIN = dict(size=128, batch_size=2, iterations=600, lr=0.05, lr_decay=0.7, lr_decay_start=300,
+                  lr_decay_every=60, preview_every=0, checkpoint_every=0, seed=0)
+BASE_STYLE: dict = dict(loss="gram", precision="bf16", content_weight=5.0)
+ARMS: dict[str, tuple[str, dict, dict, float]] = {
+    # name: (factor, train overrides, style overrides ("generator": GeneratorConfig fields), test-time noise scale)
+    "base": ("-", {}, {}, 1.0),
+    "swd": ("loss", {}, {"loss": "swd"}, 1.0),
+    "alpha1": ("content weight", {}, {"content_weight": 1.0}, 1.0),
+    "alpha20": ("content weight", {}, {"content_weight": 20.0}, 1.0),
+    "style256": ("style scale", {}, {"style_size": 256}, 1.0),
+    "style512": ("style scale", {}, {"style_size": 512}, 1.0),
+    "size256-b1": ("crop size/batch at equal compute", {"size": 256, "batch_size": 1, "iterations": 300,
+                                                        "lr_decay_start": 150, "lr_decay_every": 30}, {}, 1.0),
+    "iter1200": ("iterations", {"iterations": 1200, "lr_decay_start": 600, "lr_decay_every": 120}, {}, 1.0),
+    "batchnorm": ("norm", {}, {"generator": {"norm": "batch"}}, 1.0),
+    "noise0": ("test-time noise scale", {}, {}, 0.0),
+    "noise3": ("test-time noise scale", {}, {}, 3.0),
+    "pool3": ("content pool size", {}, {"pool_size": 3}, 1.0),
+    "augment": ("content augmentation", {}, {"augment": True}, 1.0),
+    "tv": ("total variation", {}, {"tv_weight": 20.0}, 1.0),
+}
+
+
+def style_config(overrides: dict):
+    from texnet.style import StyleConfig
+
+    values = {**BASE_STYLE, **overrides}
+    gen = StyleConfig().generator
+    generator = replace(gen, **values.pop("generator", {}))
+    return StyleConfig(generator=generator, **values)
+
+
+def results() -> Results:
+    return Results(ROOT / "sweep.jsonl", "style")
+
+
+def run_arm(arm: str, style: str, bench_cfg, log) -> dict:
+    from texnet.bench import measure_style
+    from texnet.style import load_style_model, train_style
+    from texnet.train import TrainConfig
+
+    factor, train_over, style_over, noise_scale = ARMS[arm]
+    root = Path(bench_cfg.dev_images)
+    train = TrainConfig(**{**BASE_TRAIN, **train_over, "device": "cpu"})
+    cfg = style_config(style_over)
+    # test-time arms reuse the base model: only the noise scale differs
+    trained_arm = "base" if not train_over and not style_over else arm
+    model = ROOT / "models" / f"{trained_arm}_{Path(style).stem}.texnet"
+    seconds = None
+    if not model.exists():
+        log(f"[{arm}/{style}] training: {train.iterations} it, {train.batch_size}x{train.size}px, {cfg.loss}")
+        started = time.perf_counter()
+        train_style(str(root / "styles" / style), model, None, train, cfg, progress=False, log=lambda *a: None)
+        seconds = time.perf_counter() - started
+    generator, meta = load_style_model(model)
+    seconds = seconds if seconds is not None else meta["training"]["seconds"]
+
+    rows = measure_style(str(root / "styles" / style), {arm: generator}, bench_cfg, ROOT, log,
+                         ROOT / "sheets" / f"{arm}_{Path(style).stem}.jpg", noise_scale=noise_scale)
+    row = {"arm": arm, "factor": factor, "style": style, "train": {**BASE_TRAIN, **train_over},
+           "style_cfg": {**BASE_STYLE, **style_over}, "noise_scale": noise_scale, "train_seconds": round(seconds, 1),
+           "photos": rows, "date": time.strftime("%Y-%m-%d %H:%M")}
+    results().append(row)
+    swd = [r[arm]["swd"] / r["optimisation"]["swd"] for r in rows]
+    log(f"[{arm}/{style}] {seconds:.0f} s; swd/opt {sum(swd) / len(swd):.2f}; "
+        f"content {sum(r[arm]['content'] for r in rows) / len(rows):.3f} "
+        f"(opt {sum(r['optimisation']['content'] for r in rows) / len(rows):.3f})")
+    return row
+
+
+def table(rows: dict[str, dict]) -> str:
+    arms = [a for a in ARMS if any(k.startswith(a + "/") for k in rows)]
+    styles = [s for s in STYLES if any(k.endswith("/" + s) for k in rows)]
+    lines = ["Each cell: the generator's sliced Wasserstein distance to the painting over the optimisation "
+             "result's (Gatys et al., L-BFGS-200 from the photo), mean over the 3 development photos at 384 px; "
+             "below 1 is closer to the painting than optimisation. `content`: mean relative relu4_2 error to the "
+             "photo (optimisation's in the header row). `s`: training seconds.", "",
+             "| arm | factor | " + " | ".join(Path(s).stem for s in styles) + " | mean swd/opt | gram/opt | content | s |",
+             "|---|---|" + "---|" * (len(styles) + 4)]
+    opt_content = [r["optimisation"]["content"] for v in rows.values() for r in v["photos"]]
+    lines.append("| optimisation | reference | " + " | ".join("1" for _ in styles) + f" | 1 | 1 | {mean(opt_content)} | |")
+    for arm in arms:
+        cells, swd, gram, content, secs = [], [], [], [], []
+        for s in styles:
+            v = rows.get(results().key(arm, s))
+            if v is None:
+                cells.append("-")
+                continue
+            ratio = [r[arm]["swd"] / r["optimisation"]["swd"] for r in v["photos"]]
+            cells.append(f"{sum(ratio) / len(ratio):.2f}")
+            swd += ratio
+            gram += [r[arm]["gram"] / r["optimisation"]["gram"] for r in v["photos"]]
+            content += [r[arm]["content"] for r in v["photos"]]
+            secs.append(v["train_seconds"])
+        lines.append(f"| {arm} | {ARMS[arm][0]} | " + " | ".join(cells)
+                     + f" | {mean(swd)} | {mean(gram)} | {mean(content)} | {mean(secs)} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--arms", nargs="*", default=list(ARMS), choices=list(ARMS))
+    parser.add_argument("--styles", nargs="*", default=list(STYLES))
+    parser.add_argument("--table", action="store_true", help="only rewrite sweep.md from sweep.jsonl")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(2)
+    log = lambda msg: print(msg, flush=True)  # noqa: E731
+    if not args.table:
+        from texnet.bench import BenchConfig, dev_images
+
+        bench = BenchConfig()
+        root = dev_images(bench)
+        if root is None:
+            print("no development images: set TEXNET_DEV_IMAGES to a folder with styles/ and photos/")
+            return 1
+        bench = replace(bench, dev_images=str(root))
+        done = results().load()
+        for style in args.styles:
+            for arm in args.arms:
+                if results().key(arm, style) not in done:
+                    run_arm(arm, style, bench, log)
+                    (ROOT / "sweep.md").write_text(table(results().load()))
+    (ROOT / "sweep.md").write_text(table(results().load()))
+    print((ROOT / "sweep.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
