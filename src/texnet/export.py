@@ -20,7 +20,6 @@ the texnet model's own metadata as JSON) is stored in the ONNX file.
 
 from __future__ import annotations
 
-import copy
 import json
 import warnings
 from pathlib import Path
@@ -38,37 +37,9 @@ OPSET = 17
 SIZE_RULE = "noise z_s is (batch, noise_channels, ceil(H / 2^s), ceil(W / 2^s)), s = 0 (finest) .. scales - 1"
 
 
-def _affine(bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
-    """An eval-mode batch norm as y = a * x + b per channel."""
-    a = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    return a, bn.bias - a * bn.running_mean
-
-
-@torch.no_grad()
 def fold_batchnorm(generator: MultiScaleGenerator) -> MultiScaleGenerator:
-    """An equivalent eval-mode generator with every batch norm folded into a convolution (a copy)."""
-    g = copy.deepcopy(generator).eval()
-    if g.cfg.norm != "batch":
-        return g
-    for block in list(g.branches) + list(g.joins):
-        for i in range(len(block) - 1):
-            conv, bn = block[i], block[i + 1]
-            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
-                a, b = _affine(bn)
-                conv.weight.mul_(a.view(-1, 1, 1, 1))
-                conv.bias.copy_(a * conv.bias + b)
-                block[i + 1] = nn.Identity()
-    if g.cfg.padding in ("circular", "replicate", "reflect"):
-        for j, join in enumerate(g.joins):
-            a_up, b_up = _affine(g.up_norms[j])
-            a_fine, b_fine = _affine(g.branch_norms[j])
-            a, b = torch.cat([a_up, a_fine]), torch.cat([b_up, b_fine])
-            conv = join[0]
-            conv.bias.add_((conv.weight * b.view(1, -1, 1, 1)).sum(dim=(1, 2, 3)))
-            conv.weight.mul_(a.view(1, -1, 1, 1))
-            g.up_norms[j] = nn.Identity()
-            g.branch_norms[j] = nn.Identity()
-    return g
+    """See MultiScaleGenerator.fold_batchnorm."""
+    return generator.fold_batchnorm()
 
 
 def instance_norms(generator: MultiScaleGenerator) -> list[InstanceNorm]:

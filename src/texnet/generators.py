@@ -15,6 +15,8 @@ scale (content_channels=3); everything else is the same network.
 from __future__ import annotations
 
 import contextlib
+import copy
+import functools
 import math
 from dataclasses import asdict, dataclass
 from typing import Sequence
@@ -186,6 +188,19 @@ def use_statistics(generator: "MultiScaleGenerator", stats: list[tuple[torch.Ten
             m.frozen = None
 
 
+@functools.lru_cache(maxsize=128)
+def _nearest_rows(out_size: int, in_size: int) -> torch.Tensor:
+    """Which input row nearest upsampling reads for each output row (computed once per size pair)."""
+    grid = torch.arange(in_size, dtype=torch.float32).view(1, 1, in_size, 1)
+    return F.interpolate(grid, size=(out_size, 1), mode="nearest").view(-1).long()
+
+
+def _affine(bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """An eval-mode batch norm as y = a * x + b per channel."""
+    a = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    return a, bn.bias - a * bn.running_mean
+
+
 class MultiScaleGenerator(nn.Module):
     """g(z) or g(y, z): a list of noise tensors (finest first), optionally a content image."""
 
@@ -255,7 +270,7 @@ class MultiScaleGenerator(nn.Module):
         """Rows of context one conv block needs on each side."""
         return sum(k // 2 for k in self.cfg.kernels)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def forward_strips(self, noise: Sequence[torch.Tensor], rows_per_strip: int = 256) -> torch.Tensor:
         """The same result as forward(noise) in eval mode, computed in horizontal strips.
 
@@ -295,9 +310,8 @@ class MultiScaleGenerator(nn.Module):
         # nearest upsampling from the coarser scale, row map extended periodically
         h0, h1 = z.shape[2], noise[s + 1].shape[2]
         w0 = z.shape[3]
-        base = F.interpolate(torch.arange(h1, dtype=torch.float32).view(1, 1, h1, 1), size=(h0, 1),
-                             mode="nearest").view(-1).long()
-        src = torch.tensor([(i // h0) * h1 + int(base[i % h0]) for i in range(a - r, b + r)])
+        rows = torch.arange(a - r, b + r)
+        src = torch.div(rows, h0, rounding_mode="floor") * h1 + _nearest_rows(h0, h1)[rows % h0]
         c0, c1 = int(src.min()), int(src.max()) + 1
         coarse = self._rows(noise, s + 1, c0, c1)
         up = coarse.index_select(2, (src - c0).to(coarse.device))
@@ -306,6 +320,37 @@ class MultiScaleGenerator(nn.Module):
         return self.joins[j](x)[:, :, r:r + (b - a)]
 
     @torch.no_grad()
+    def fold_batchnorm(self) -> "MultiScaleGenerator":
+        """An equivalent eval-mode copy with every batch norm folded into a convolution (for inference).
+
+        Each eval-mode batch norm is a per-channel affine map: it folds into the convolution
+        before it (conv blocks), or into the join's first convolution after it (the norms in
+        front of each join; circular or replicate padding repeats values, so it commutes).
+        """
+        g = copy.deepcopy(self).eval()
+        if g.cfg.norm != "batch":
+            return g
+        for block in list(g.branches) + list(g.joins):
+            for i in range(len(block) - 1):
+                conv, bn = block[i], block[i + 1]
+                if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+                    a, b = _affine(bn)
+                    conv.weight.mul_(a.view(-1, 1, 1, 1))
+                    conv.bias.copy_(a * conv.bias + b)
+                    block[i + 1] = nn.Identity()
+        if g.cfg.padding in ("circular", "replicate", "reflect"):
+            for j, join in enumerate(g.joins):
+                a_up, b_up = _affine(g.up_norms[j])
+                a_fine, b_fine = _affine(g.branch_norms[j])
+                a, b = torch.cat([a_up, a_fine]), torch.cat([b_up, b_fine])
+                conv = join[0]
+                conv.bias.add_((conv.weight * b.view(1, -1, 1, 1)).sum(dim=(1, 2, 3)))
+                conv.weight.mul_(a.view(1, -1, 1, 1))
+                g.up_norms[j] = nn.Identity()
+                g.branch_norms[j] = nn.Identity()
+        return g
+
+    @torch.inference_mode()
     def sample(self, height: int, width: int, batch: int = 1, seed: int | None = None,
                content: torch.Tensor | None = None, noise_scale: float = 1.0,
                max_pixels_at_once: int = 512 * 512) -> torch.Tensor:

@@ -58,24 +58,27 @@ def save_model(path: str | os.PathLike, generator: MultiScaleGenerator, meta: di
                   {**meta, "generator": generator.cfg.to_dict(), "parameters": generator.num_parameters()})
 
 
-def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[MultiScaleGenerator, dict]:
-    """A generator in eval mode, and its metadata."""
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu",
+               inference: bool = False) -> tuple[MultiScaleGenerator, dict]:
+    """A generator in eval mode, and its metadata; `inference` folds batch norm into the convolutions
+    (the same function, fewer layers; such a generator is for sampling, not for saving or training)."""
     tensors, meta = _read(path, FORMAT, "texnet model")
     try:
         generator = MultiScaleGenerator(GeneratorConfig.from_dict(meta["generator"]))
         generator.load_state_dict(tensors)
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise TexnetError(f"{path} is a damaged texnet model: {str(exc).splitlines()[0]}") from None
+    generator = generator.fold_batchnorm() if inference else generator
     return generator.to(device).eval(), meta
 
 
 KIND_HINTS = {"texture": "train one with `texnet train-texture`", "style": "train one with `texnet train-style`"}
 
 
-def load_model_of_kind(path: str | os.PathLike, kind: str,
-                       device: str | torch.device = "cpu") -> tuple[MultiScaleGenerator, dict]:
+def load_model_of_kind(path: str | os.PathLike, kind: str, device: str | torch.device = "cpu",
+                       inference: bool = False) -> tuple[MultiScaleGenerator, dict]:
     """load_model, refusing a model of another kind (a texture model given to `stylize`, say)."""
-    generator, meta = load_model(path, device)
+    generator, meta = load_model(path, device, inference)
     if meta.get("kind") != kind:
         raise TexnetError(f"{path} is a {meta.get('kind', 'unknown')} model, not a {kind} model "
                           f"({KIND_HINTS.get(kind, '')})")

@@ -122,7 +122,7 @@ class TorchTextureSampler:
         from texnet.device import resolve_device
         from texnet.texture import load_texture_model
 
-        self.generator, self.meta = load_texture_model(path, resolve_device(device))
+        self.generator, self.meta = load_texture_model(path, resolve_device(device), inference=True)
 
     def sample(self, width: int, height: int, seed: int, noise_scale: float = 1.0) -> np.ndarray:
         return self.generator.sample(height, width, 1, seed=seed, noise_scale=noise_scale)[0].float().cpu().numpy()
@@ -167,7 +167,7 @@ def open_style_model(path: str | os.PathLike, runtime: str = "auto", device: str
     from texnet.style import load_style_model
     from texnet.stylize import TorchBackend
 
-    return TorchBackend(load_style_model(path, resolve_device(device))[0])
+    return TorchBackend(load_style_model(path, resolve_device(device), inference=True)[0])
 
 
 __all__ = ["OnnxModel", "is_onnx", "open_texture_model", "open_style_model", "RUNTIMES", "scale_sizes"]

@@ -204,8 +204,9 @@ def style_objective(descriptor: VGGDescriptor, style_image: torch.Tensor, cfg: S
                           style_image.device)
 
 
-def load_style_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[MultiScaleGenerator, dict]:
-    return load_model_of_kind(path, "style", device)
+def load_style_model(path: str | Path, device: str | torch.device = "cpu",
+                     inference: bool = False) -> tuple[MultiScaleGenerator, dict]:
+    return load_model_of_kind(path, "style", device, inference)
 
 
 __all__ = ["StyleConfig", "ContentPool", "StyleObjective", "style_objective", "style_layers", "train_style",

@@ -170,8 +170,9 @@ def check_texture_config(cfg: TextureConfig, train: TrainConfig) -> None:
     check_scales(cfg.generator.scales, train.size)
 
 
-def load_texture_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[MultiScaleGenerator, dict]:
-    return load_model_of_kind(path, "texture", device)
+def load_texture_model(path: str | Path, device: str | torch.device = "cpu",
+                       inference: bool = False) -> tuple[MultiScaleGenerator, dict]:
+    return load_model_of_kind(path, "texture", device, inference)
 
 
 def sample(model: str | Path | MultiScaleGenerator, width: int, height: int, n: int = 1,
@@ -184,7 +185,7 @@ def samples(model: str | Path | MultiScaleGenerator, width: int, height: int, n:
             seed: int | None = 0, device: str = "auto") -> Iterator[torch.Tensor]:
     """Yield n textures (1, 3, H, W) in [0, 1]; sample i uses seed + i (a random seed when None)."""
     dev = resolve_device(device)
-    generator = model if isinstance(model, MultiScaleGenerator) else load_texture_model(model, dev)[0]
+    generator = model if isinstance(model, MultiScaleGenerator) else load_texture_model(model, dev, inference=True)[0]
     generator = generator.to(dev)
     base = seed if seed is not None else int(torch.seed() % 2**31)
     for i in range(n):
