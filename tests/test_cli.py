@@ -1,5 +1,6 @@
 """The CLI end to end, and every bad input: one error line, exit status 1, outputs untouched."""
 
+import argparse
 import errno
 import subprocess
 import sys
@@ -64,10 +65,22 @@ def test_weights_list(capsys):
 
 
 def test_help_for_every_command():
-    for command in (["--help"], ["train-texture", "--help"], ["sample", "--help"], ["info", "--help"],
-                    ["weights", "fetch", "--help"]):
-        proc = subprocess.run([sys.executable, "-m", "texnet", *command], capture_output=True, text=True)
-        assert proc.returncode == 0 and "usage: texnet" in proc.stdout
+    from texnet.cli import build_parser
+
+    parser = build_parser()
+    commands, stack = [], [([], parser)]
+    while stack:  # every command and sub-command the parser knows
+        prefix, p = stack.pop()
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    commands.append(prefix + [name])
+                    stack.append((prefix + [name], sub))
+    assert {"train-texture", "train-style", "stylize", "optimize", "sample", "export", "web", "bench", "info",
+            "weights"} <= {c[0] for c in commands}
+    for command in [[]] + commands:
+        proc = subprocess.run([sys.executable, "-m", "texnet", *command, "--help"], capture_output=True, text=True)
+        assert proc.returncode == 0 and "usage: texnet" in proc.stdout, command
 
 
 def test_console_script_error_has_no_traceback(tmp_path):
@@ -154,3 +167,19 @@ def test_full_disk_keeps_the_old_file_and_leaves_no_temp(tmp_path):
             raise OSError(errno.ENOSPC, "No space left on device")
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["train-texture", "brick", "--size", "100000"], "GB"),
+    (["train-texture", "brick", "--scales", "40"], "--scales 40"),
+    (["train-texture", "brick", "--device", "cuda:abc"], "unknown device"),
+    (["train-texture", "brick", "--diversity", "1", "--batch-size", "1"], "--batch-size 2"),
+    (["train-style", "ihc", "--size", "100000"], "GB"),
+    (["train-style", "ihc", "--scales", "12"], "--scales 12"),
+])
+def test_training_requests_that_cannot_work_fail_before_any_work(argv, message, tmp_path, capsys):
+    model = tmp_path / "keep.texnet"
+    model.write_bytes(b"old")
+    code, _, err = run(capsys, *argv, "-o", model, "--quiet")
+    assert_one_line_error(code, err, message)
+    assert model.read_bytes() == b"old"

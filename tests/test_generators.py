@@ -16,7 +16,9 @@ def test_any_output_size(size):
     h, w = size
     out = g.sample(h, w, batch=2, seed=0)
     assert out.shape == (2, 3, h, w)
-    assert out.min() >= 0 and out.max() <= 1
+    assert torch.isfinite(out).all()
+    if h * w > 1:
+        assert out.std() > 0  # a texture, not a flat colour
 
 
 def test_same_seed_same_sample_other_seed_other_sample():

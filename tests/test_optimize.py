@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import torch
 from PIL import Image
@@ -37,16 +39,19 @@ def test_texture_by_optimisation_lowers_the_texture_loss(small_exemplar, hed_des
 
 def test_cli_optimize_texture_and_style(small_exemplar, tmp_path, capsys, hed_descriptor_spec):
     out = tmp_path / "t.png"
-    assert main(["optimize", "texture", str(small_exemplar), "-o", str(out), "--size", "33x31", "--iterations", "5",
+    assert main(["optimize", "texture", str(small_exemplar), "-o", str(out), "--size", "33x31", "--iterations", "12",
                  "--quiet"]) == 0
     assert Image.open(out).size == (33, 31)
+    first, last = map(float, re.search(r"loss ([\d.e+-]+) -> ([\d.e+-]+)", capsys.readouterr().out).groups())
+    assert last < 0.5 * first
     photo = tmp_path / "photo.png"
     Image.new("RGB", (50, 40), (30, 120, 200)).save(photo)
     out = tmp_path / "s.png"
-    assert main(["optimize", "style", str(photo), str(small_exemplar), "-o", str(out), "--iterations", "4",
-                 "--optimizer", "adam", "--quiet"]) == 0
+    assert main(["optimize", "style", str(photo), str(small_exemplar), "-o", str(out), "--iterations", "8",
+                 "--optimizer", "adam", "--lr", "0.05", "--quiet"]) == 0
     assert Image.open(out).size == (50, 40)
-    assert "wrote" in capsys.readouterr().out
+    first, last = map(float, re.search(r"loss ([\d.e+-]+) -> ([\d.e+-]+)", capsys.readouterr().out).groups())
+    assert last < first
 
 
 def test_cli_optimize_bad_inputs_keep_outputs(tmp_path, capsys):

@@ -101,6 +101,32 @@ def test_preserve_color_keeps_the_chroma():
     assert (rgb_to_ycbcr(stylized)[1:] - rgb_to_ycbcr(content)[1:]).abs().mean() > 0.03
 
 
+def _color_distance(a, b):
+    """Mean over channels of the W1 distance between the pixel histograms of two images (3, H, W)."""
+    qa = torch.quantile(a.reshape(3, -1), torch.linspace(0.01, 0.99, 50), dim=1)
+    qb = torch.quantile(b.reshape(3, -1), torch.linspace(0.01, 0.99, 50), dim=1)
+    return float((qa - qb).abs().mean())
+
+
+def _layout(x):
+    """Grey levels at 1/4 scale, zero mean, unit norm: where the dark and bright regions are."""
+    g = torch.nn.functional.avg_pool2d(x.mean(0, keepdim=True)[None], 4)[0, 0]
+    g = g - g.mean()
+    return g / g.norm()
+
+
+def test_stylized_photo_takes_the_style_colours_and_keeps_the_layout(style_model):
+    generator, _ = load_style_model(style_model[0])
+    style = load_image("ihc")[:, :64, :64]
+    photo = load_image("astronaut")[:, 100:228, 150:278]
+    other = load_image("coffee")[:, 100:228, 200:328]
+    out = stylize_tensor(generator, photo, StylizeOptions())
+    assert (out - photo).abs().mean() > 0.05  # it did something
+    assert _color_distance(out, style) < 0.7 * _color_distance(photo, style)  # towards the painting's colours
+    own, foreign = float((_layout(out) * _layout(photo)).sum()), float((_layout(out) * _layout(other)).sum())
+    assert own > 0.5 and own > foreign + 0.3  # the photo's dark and bright regions are where they were
+
+
 def test_larger_noise_scale_moves_away_from_the_content(style_model):
     generator, _ = load_style_model(style_model[0])
     content = load_image("astronaut")[:, :64, :64]
@@ -133,6 +159,37 @@ def test_video_round_trip_keeps_frames_size_and_rate(style_model, tmp_path, suff
     assert len(frames) == 5 and frames[0].shape[:2] == (34, 46)
     fps = meta["fps"] if "fps" in meta else 1000 / meta["duration"]
     assert abs(fps - 8) < 0.5
+
+
+class RecordingBackend(TorchBackend):
+    """Remembers the noise each call got."""
+
+    def __init__(self, generator):
+        super().__init__(generator)
+        self.noises = []
+
+    def run(self, content, noise, stats=None):
+        self.noises.append([z.copy() for z in noise])
+        return super().run(content, noise, stats)
+
+
+def test_video_frames_share_the_noise_and_a_still_video_stays_still(style_model, tmp_path):
+    import imageio.v2 as iio
+
+    generator, _ = load_style_model(style_model[0])
+    frame = (np.random.default_rng(1).random((30, 40, 3)) * 255).astype(np.uint8)
+    src = tmp_path / "still.gif"
+    with iio.get_writer(str(src), duration=100, loop=0) as writer:
+        for _ in range(4):
+            writer.append_data(frame)
+    backend = RecordingBackend(generator)
+    out = stylize_paths(backend, [str(src)], tmp_path / "out.gif", StylizeOptions(), progress=False)[0]
+    assert len(backend.noises) == 4
+    for noise in backend.noises[1:]:
+        assert all(np.array_equal(a, b) for a, b in zip(noise, backend.noises[0]))
+    frames = [np.asarray(f) for f in iio.get_reader(str(out))]
+    assert len(frames) == 4 and all(np.array_equal(frames[0], f) for f in frames[1:])
+    assert np.abs(frames[0][..., :3].astype(int) - frame.astype(int)).mean() > 5  # and it was stylized
 
 
 def test_corrupt_video_is_an_error_and_writes_nothing(style_model, tmp_path):

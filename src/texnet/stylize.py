@@ -23,6 +23,7 @@ from texnet.errors import TexnetError
 from texnet.files import atomic_path
 from texnet.images import (IMAGE_SUFFIXES, SAMPLE_FILES, fit_within, load_array, resize_array, sample_path,
                            save_image)
+from texnet.limits import check_stylize
 from texnet.noise import noise_pyramid
 from texnet.tiling import stylize_tiled
 
@@ -148,8 +149,9 @@ def stylize_array(backend: Backend, content: np.ndarray, opts: StylizeOptions, n
     `noise` and `stats` let video frames share theirs.
     """
     _, h, w = content.shape
+    check_stylize(w, h)
     noise = noise if noise is not None else make_noise(backend, h, w, opts)
-    if h * w <= opts.tile * opts.tile:
+    if h * w <= opts.tile * opts.tile:  # one pass; tiles bound the memory of larger photos
         out = backend.run(content[None], noise)
     else:
         stats = stats if stats is not None else reference_statistics(backend, content, opts)

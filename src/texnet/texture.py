@@ -16,6 +16,7 @@ import torch
 from texnet.descriptor import VGGDescriptor, load_descriptor
 from texnet.generators import GeneratorConfig, MultiScaleGenerator, check_scales
 from texnet.images import is_grayscale, load_exemplar
+from texnet.limits import check_training
 from texnet.losses import (DEFAULT_TEXTURE_LAYERS, TextureStatisticLoss, build_texture_loss, diversity_loss,
                            total_variation)
 from texnet.modelfile import load_model_of_kind
@@ -137,6 +138,7 @@ def train_texture(image: str, output: str | Path, train: TrainConfig | None = No
     train.validate()
     check_texture_config(cfg, train)
     device = resolve_device(train.device)
+    check_training("texture", train.size, train.batch_size, str(device))
     exemplar, exemplar_info = load_exemplar(image, cfg.exemplar_size)
     grey = is_grayscale(exemplar) if cfg.grayscale is None else cfg.grayscale
     gen_cfg = replace(cfg.generator, grayscale=grey)

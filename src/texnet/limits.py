@@ -1,0 +1,78 @@
+"""Will it fit? Memory estimates checked before allocating, so a too-large size is one clear error line.
+
+The bytes per pixel come from benchmarks/memory_probe.py (peak resident memory of fresh
+processes at several sizes; benchmarks/memory.json), rounded up. A request is refused when
+its estimate exceeds 80% of the memory the device has: RAM for the CPU, the GPU's memory
+for CUDA. This module does not import torch unless asked about a CUDA device.
+"""
+
+from __future__ import annotations
+
+import os
+
+from texnet.errors import TexnetError
+
+# Peak bytes per pixel of one training sample (generator + descriptor activations and their gradients),
+# and per output pixel of one onnxruntime pass; see benchmarks/memory.json.
+TRAIN_BYTES_PER_PIXEL = {"texture": 9000, "style": 10000}
+ONNX_BYTES_PER_PIXEL = {"texture": 1000, "style": 1200}
+# PyTorch sampling works in strips, so only the finished image (float RGB, plus the 8-bit copy that is saved)
+# grows with the size.
+SAMPLE_BYTES_PER_PIXEL = 16
+# Stylization keeps whole-photo float arrays (content, noise, the blended output and its weights, the colour
+# conversion): about 16 floats per pixel, counted from texnet.stylize and texnet.tiling; the tiles themselves
+# are bounded by the tile size.
+STYLIZE_BYTES_PER_PIXEL = 64
+HEADROOM = 0.8
+
+
+def available_bytes(device: str = "cpu") -> int | None:
+    """Memory of the device: physical RAM for the CPU, total memory of a CUDA device; None if unknown."""
+    if str(device).startswith("cuda"):
+        import torch
+
+        return torch.cuda.get_device_properties(torch.device(device)).total_memory
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check(need: int, what: str, advice: str, device: str = "cpu") -> None:
+    """Raise one TexnetError line when `need` bytes would not fit on `device`."""
+    total = available_bytes(device)
+    if total and need > HEADROOM * total:
+        raise TexnetError(f"{what} needs about {need / 2**30:.1f} GB, more than the {HEADROOM * total / 2**30:.1f} GB "
+                          f"texnet allows itself on this {'GPU' if str(device).startswith('cuda') else 'machine'} "
+                          f"({HEADROOM:.0%} of {total / 2**30:.1f} GB); {advice}")
+
+
+def largest_side(per_pixel: float, batch: int = 1, device: str = "cpu") -> int:
+    """The largest square side whose estimate fits (for the advice in error messages)."""
+    total = available_bytes(device) or 0
+    return int((HEADROOM * total / per_pixel / max(batch, 1)) ** 0.5)
+
+
+def check_training(kind: str, size: int, batch: int, device: str = "cpu") -> None:
+    per_pixel = TRAIN_BYTES_PER_PIXEL[kind]
+    check(per_pixel * size * size * batch, f"training at --size {size} with --batch-size {batch}",
+          f"use --size {largest_side(per_pixel, batch, device)} or less, or a smaller --batch-size", device)
+
+
+def check_sample(width: int, height: int, device: str = "cpu") -> None:
+    check(SAMPLE_BYTES_PER_PIXEL * width * height, f"a {width}x{height} sample",
+          f"ask for {largest_side(SAMPLE_BYTES_PER_PIXEL, 1, device)}x{largest_side(SAMPLE_BYTES_PER_PIXEL, 1, device)}"
+          " or less", device)
+
+
+def check_onnx(kind: str, width: int, height: int) -> None:
+    per_pixel = ONNX_BYTES_PER_PIXEL[kind]
+    side = largest_side(per_pixel)
+    check(per_pixel * width * height, f"{width}x{height} in the ONNX runtime",
+          f"stay under about {side}x{side} (the PyTorch path samples large textures in strips)")
+
+
+def check_stylize(width: int, height: int) -> None:
+    side = largest_side(STYLIZE_BYTES_PER_PIXEL)
+    check(STYLIZE_BYTES_PER_PIXEL * width * height, f"stylizing a {width}x{height} photo",
+          f"use --max-size {side} or less")
