@@ -3,7 +3,7 @@
     python benchmarks/memory_probe.py        # writes benchmarks/memory.json (a minute or two on 2 cores)
 
 Each measurement runs in a fresh process and reads VmHWM (peak resident memory) after
-resetting it: 3 training iterations (batch 1) at several sizes, and one ONNX-runtime
+resetting it: 3 training iterations (batch 1, fp32 descriptor: the larger case) at several sizes, and one ONNX-runtime
 sample or stylization at several sizes. The slope of peak memory against pixels is
 the bytes per pixel that texnet.limits uses to refuse sizes that would not fit.
 """
@@ -43,9 +43,9 @@ open("/proc/self/clear_refs", "w").write("5")
 base = mb("VmRSS:")
 train = TrainConfig(size=size, batch_size=1, iterations=3, preview_every=0, checkpoint_every=0)
 if kind == "texture-train":
-    train_texture("gravel", tmp / "m.texnet", train, TextureConfig(), progress=False, log=lambda *a: None)
+    train_texture("gravel", tmp / "m.texnet", train, TextureConfig(precision="fp32"), progress=False, log=lambda *a: None)
 elif kind == "style-train":
-    train_style("ihc", tmp / "m.texnet", None, train, StyleConfig(), progress=False, log=lambda *a: None)
+    train_style("ihc", tmp / "m.texnet", None, train, StyleConfig(precision="fp32"), progress=False, log=lambda *a: None)
 elif kind == "texture-onnx":
     model.sample(size, size, seed=0)
 else:

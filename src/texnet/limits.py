@@ -13,9 +13,10 @@ import os
 from texnet.errors import TexnetError
 
 # Peak bytes per pixel of one training sample (generator + descriptor activations and their gradients),
-# and per output pixel of one onnxruntime pass; see benchmarks/memory.json.
-TRAIN_BYTES_PER_PIXEL = {"texture": 9000, "style": 10000}
-ONNX_BYTES_PER_PIXEL = {"texture": 1000, "style": 1200}
+# and per output pixel of one onnxruntime pass: benchmarks/memory.json's slopes (6075, 12064, 639 and 843
+# bytes) plus 15%, rounded up.
+TRAIN_BYTES_PER_PIXEL = {"texture": 7000, "style": 13900}
+ONNX_BYTES_PER_PIXEL = {"texture": 800, "style": 1000}
 # PyTorch sampling works in strips, so only the finished image (float RGB, plus the 8-bit copy that is saved)
 # grows with the size.
 SAMPLE_BYTES_PER_PIXEL = 16
