@@ -6,7 +6,9 @@ from texnet.bench import BenchConfig, run
 def test_quick_bench_smoke_run(tmp_path, hed_descriptor_spec):
     result = run(BenchConfig.quick(), tmp_path, log=lambda *a: None)
     saved = json.loads((tmp_path / "bench.json").read_text())
-    row = saved["speed"][0]
+    sections = saved["sections"]
+    assert set(sections) >= {"speed", "quality", "style", "inference"}
+    row = sections["speed"]["data"][0]
     for key in ("gen_ms_64", "gen_ms_128", "gen_throughput_per_s", "gen_loss", "opt_loss_at", "gen_seam", "opt_seam",
                 "gen_memory", "opt_memory"):
         assert key in row, key
@@ -22,18 +24,29 @@ def test_quick_bench_smoke_run(tmp_path, hed_descriptor_spec):
         assert row["speedup"] is None and min(row["opt_trace"]["loss"]) > row["gen_loss"]
     assert set(row["opt_loss_at"]) == {"12"}  # labelled with the iterations actually run
 
-    quality = {r["exemplar"]: r for r in saved["quality"]}
+    quality = {r["exemplar"]: r for r in sections["quality"]["data"]}
     assert set(quality) == {"brick", "ihc"}
     brick = quality["brick"]
     assert brick["crops"]["swd"] < brick["presets"]["quick"]["swd"]  # 6 iterations cannot beat real texture
     assert abs(brick["presets"]["quick"]["swd_ratio"] - brick["presets"]["quick"]["swd"] / brick["opt"]["gram"]["swd"]) < 1e-9
     assert (tmp_path / "quality" / "brick_sheet.jpg").stat().st_size > 1000
     assert (tmp_path / "quality" / "grid.jpg").stat().st_size > 1000
-    assert saved["style"]["stylize_ms_64"] > 0 and result["device"] == "cpu"
+    assert sections["style"]["data"]["stylize_ms_64"] > 0 and sections["style"]["device"] == "cpu"
+    inference = sections["inference"]["data"]
+    for r in inference["rows"]:
+        assert r["pytorch-0.1_ms"] > 0 and r["onnxruntime_ms"] > 0
+        assert abs(r["speedup"] - r["pytorch-0.1_ms"] / min(r["pytorch_ms"], r["onnxruntime_ms"])) < 1e-9
+        assert abs(r["pytorch_gflops"] - r["gflop"] / (r["pytorch_ms"] / 1000)) < 1e-6 * r["pytorch_gflops"]
+    assert inference["descriptor_gflops"] > 0
     table = (tmp_path / "bench.md").read_text()
     assert "| gravel |" in table and "| brick |" in table and "opt loss @12" in table and "@500" not in table
     assert (tmp_path / "bench.png").stat().st_size > 1000
-    # a second run reuses the trained models
+    # a second run of one section reuses the trained models and keeps the other sections
+    from dataclasses import replace
+
     messages = []
-    run(BenchConfig.quick(), tmp_path, log=messages.append)
+    run(replace(BenchConfig.quick(), sections=("speed",)), tmp_path, log=messages.append)
     assert any("reusing" in m for m in messages) and not any("training" in m for m in messages)
+    again = json.loads((tmp_path / "bench.json").read_text())["sections"]
+    assert again["quality"] == sections["quality"] and again["speed"]["date"] >= sections["speed"]["date"]
+    assert result["sections"]["speed"]["data"]

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -56,7 +57,13 @@ def test_train_sample_info_end_to_end(trained_model, tmp_path, capsys):
     assert (tmp_path / "again.png").read_bytes() == (tmp_path / "s_02.png").read_bytes()
 
     code, out, _ = run(capsys, "info", trained_model)
-    assert code == 0 and "parameters   71,659" in out and "vgg16-hed" in out and "K=5" in out
+    from texnet.modelfile import load_model
+
+    generator, meta = load_model(trained_model)
+    assert meta["generator"]["grayscale"]  # gravel is grey: so are its samples
+    assert code == 0 and f"parameters   {generator.num_parameters():,}" in out and "vgg16-hed" in out and "K=5" in out
+    sample = np.asarray(Image.open(tmp_path / "s_01.png")).astype(int)
+    assert (sample[..., 0] == sample[..., 1]).all() and (sample[..., 1] == sample[..., 2]).all()
 
 
 def test_weights_list(capsys):

@@ -637,23 +637,23 @@ def _memory(value: dict[str, Any], key: str) -> str:
     return _fmt(value) if "error" in value else _fmt(value.get(key), missing="n/a")
 
 
-def markdown_speed(result: dict[str, Any]) -> list[str]:
-    c = result["config"]
+def markdown_speed(section: dict[str, Any]) -> list[str]:
+    c = section["config"]
     s0, s1 = c["sizes"]
     marks = sorted({min(100, c["opt_iterations"]), c["opt_iterations"]})
-    mem = "cuda_max_allocated_mb" if result["device"].startswith("cuda") else "rss_increase_mb"
+    mem = "cuda_max_allocated_mb" if section["device"].startswith("cuda") else "rss_increase_mb"
     lines = [f"| exemplar | gen ms/sample {s0}px | gen ms {s1}px | gen samples/s (batch {c['batch']}) | gen loss | "
              + " | ".join(f"opt loss @{n}" for n in marks)
              + " | opt s to gen loss | speed-up | gen MB | opt MB | seam 2x2 (gen / opt) |",
              "|---|---|---|---|---|" + "---|" * len(marks) + "---|---|---|---|---|"]
-    for r in result["speed"]:
+    for r in section["data"]:
         lines.append("| " + " | ".join(
             [r["exemplar"], _fmt(r[f"gen_ms_{s0}"]), _fmt(r[f"gen_ms_{s1}"]), _fmt(r["gen_throughput_per_s"]),
              _fmt(r["gen_loss"])] + [_fmt(r["opt_loss_at"][str(n)]) for n in marks]
             + [_fmt(r["opt_seconds_to_gen_loss"]), (_fmt(r["speedup"]) + "x") if r["speedup"] else "not reached",
                _memory(r["gen_memory"], mem), _memory(r["opt_memory"], mem),
                f"{_fmt(r['gen_seam'])} / {_fmt(r['opt_seam'])}"]) + " |")
-    lines += ["", f"gen = texnet generator, {result['config']['speed_preset']} preset (one forward pass); opt = "
+    lines += ["", f"gen = texnet generator, {c['speed_preset']} preset (one forward pass); opt = "
               f"optimisation baseline (Gatys et al., L-BFGS, Gram loss) at {s0}px; losses are texnet's Gram loss; "
               "speed-up = optimisation time to reach the generator's loss / generator time per sample; MB = peak "
               "process RSS increase (CPU) or max CUDA memory allocated, in a fresh process; seam = jump across a 2x2 "
@@ -661,8 +661,8 @@ def markdown_speed(result: dict[str, Any]) -> list[str]:
     return lines
 
 
-def markdown_quality(result: dict[str, Any]) -> list[str]:
-    c = result["config"]
+def markdown_quality(section: dict[str, Any]) -> list[str]:
+    c = section["config"]
     presets = c["quality_presets"]
     opt_losses = c["opt_losses"]
     head = (["exemplar", "crops (floor)"] + [f"opt {loss}" for loss in opt_losses] + list(presets)
@@ -673,7 +673,7 @@ def markdown_quality(result: dict[str, Any]) -> list[str]:
     lines = ["Sliced Wasserstein distance (texnet.quality, relu1_1..relu4_1, fixed directions) of samples at "
              f"{c['quality_size']} px to the whole exemplar; lower is better.", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in result["quality"]:
+    for r in section["data"]:
         crops = r["crops"] or {}
         ps = [r["presets"][p] for p in presets]
         ref = r["opt"].get("gram", {})
@@ -696,9 +696,9 @@ def markdown_quality(result: dict[str, Any]) -> list[str]:
     return lines
 
 
-def markdown_style(result: dict[str, Any]) -> list[str]:
-    c = result["config"]
-    r = result["style"]
+def markdown_style(section: dict[str, Any]) -> list[str]:
+    c = section["config"]
+    r = section["data"]
     a, b = c["style_sizes"]
     return [f"| style | stylize ms {a}px | stylize ms {b}px | gen loss ({c['style_opt_size']}px) | "
             "opt s to gen loss | speed-up | opt iterations |", "|---|---|---|---|---|---|---|",
@@ -708,17 +708,18 @@ def markdown_style(result: dict[str, Any]) -> list[str]:
                               str(r["opt_iterations"])]) + " |"]
 
 
-def markdown_style_quality(result: dict[str, Any]) -> list[str]:
-    presets = result["config"]["style_presets"]
+def markdown_style_quality(section: dict[str, Any]) -> list[str]:
+    c = section["config"]
+    presets = c["style_presets"]
     labels = [*presets, "optimisation"]
     head = (["style", "photo"] + [f"swd {p}" for p in labels] + [f"gram {p}" for p in labels]
             + [f"content {p}" for p in labels] + [f"{p} swd / opt" for p in presets])
     lines = ["Distances of the stylized photo (longer side "
-             f"{result['config']['style_quality_size']} px) to the painting (longer side "
-             f"{result['config']['style_measure_size']} px): sliced Wasserstein (swd) and Gram (texnet.quality); "
+             f"{c['style_quality_size']} px) to the painting (longer side "
+             f"{c['style_measure_size']} px): sliced Wasserstein (swd) and Gram (texnet.quality); "
              "content = relative relu4_2 error to the photo. Lower is better for all.", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in result["style_quality"]:
+    for r in section["data"]:
         cells = ([Path(r["style"]).stem, Path(r["photo"]).stem] + [_fmt(r[p]["swd"]) for p in labels]
                  + [_fmt(r[p]["gram"]) for p in labels] + [_fmt(r[p]["content"]) for p in labels]
                  + [_fmt(r[p]["swd"] / r["optimisation"]["swd"]) for p in presets])
@@ -726,8 +727,8 @@ def markdown_style_quality(result: dict[str, Any]) -> list[str]:
     return lines
 
 
-def markdown_inference(result: dict[str, Any]) -> list[str]:
-    r = result["inference"]
+def markdown_inference(section: dict[str, Any]) -> list[str]:
+    r = section["data"]
     lines = ["| model | size | GFLOP | pytorch-0.1 ms | pytorch ms | onnxruntime ms | best speed-up | "
              "GFLOP/s (0.1 / pytorch / onnxruntime) |", "|---|---|---|---|---|---|---|---|"]
     for row in r["rows"]:
@@ -748,25 +749,32 @@ def markdown_inference(result: dict[str, Any]) -> list[str]:
     return lines
 
 
-def markdown(result: dict[str, Any]) -> str:
-    m = result["machine"]
-    lines = [f"Measured {result['date']} on {m.get('gpu') or m.get('cpu')} ({result['device']}, "
-             f"{m['cpu_threads']} threads), torch {m['torch']}, texnet {m['texnet']}, descriptor {result['descriptor']}."]
-    for key, render, title in (("speed", markdown_speed, "Speed and memory"), ("quality", markdown_quality, "Quality"),
-                               ("style", markdown_style, "Stylization speed"),
-                               ("style_quality", markdown_style_quality, "Stylization quality"),
-                               ("inference", markdown_inference, "Inference paths")):
-        if result.get(key):
-            lines += ["", f"### {title}", ""] + render(result)
+RENDER = {"speed": (markdown_speed, "Speed and memory"), "quality": (markdown_quality, "Texture quality"),
+          "style": (markdown_style, "Stylization speed"),
+          "style-quality": (markdown_style_quality, "Stylization quality"),
+          "inference": (markdown_inference, "Inference paths")}
+
+
+def markdown_section(name: str, section: dict[str, Any]) -> str:
+    """One section's table, headed by when, where and how long it was measured."""
+    m = section["machine"]
+    render, _ = RENDER[name]
+    lines = [f"Measured {section['date']} on {m.get('gpu') or m.get('cpu')} ({section['device']}, "
+             f"{m['cpu_threads']} threads), torch {m['torch']}, texnet {m['texnet']}, descriptor "
+             f"{section['descriptor']}; the section took {section['seconds']:.0f} s.", ""] + render(section)
     return "\n".join(lines) + "\n"
 
 
-def plot(result: dict[str, Any], path: Path) -> None:
+def markdown(result: dict[str, Any]) -> str:
+    parts = [f"### {RENDER[name][1]}\n\n" + markdown_section(name, result["sections"][name])
+             for name in SECTIONS if result["sections"].get(name) and result["sections"][name]["data"]]
+    return "\n".join(parts)
+
+
+def plot(rows: list[dict[str, Any]], q: int, path: Path) -> None:
     """Optimisation loss against time, with the generator's single forward pass as a point."""
     from texnet import plots
 
-    rows = result["speed"]
-    q = result["config"]["sizes"][0]
     fig, axes = plots.subplots(len(rows), width=6)
     for ax, r in zip(axes, rows):
         ax.plot(r["opt_trace"]["seconds"], r["opt_trace"]["loss"], label="optimisation (L-BFGS)")
@@ -777,42 +785,56 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
 
 def run(cfg: BenchConfig, out: str | Path, extra: list[str] | None = None, log: Log = print) -> dict[str, Any]:
+    """Run the configured sections; each lands in OUT/bench.json (other sections already there are kept)."""
     from texnet import weights
+    from texnet.errors import TexnetError
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     unknown = [s for s in cfg.sections if s not in SECTIONS]
     if unknown:
-        from texnet.errors import TexnetError
-
         raise TexnetError(f"unknown bench section(s) {', '.join(unknown)}: use {', '.join(SECTIONS)}")
     if extra:
         cfg.quality_exemplars = tuple(cfg.quality_exemplars) + tuple(extra)
     device = resolve_device(cfg.device)
     torch.manual_seed(0)
-    started = time.perf_counter()
-    result: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M"), "device": str(device), "machine": machine(),
-                              "descriptor": weights.resolve("auto")[0].name,
-                              "config": json.loads(json.dumps(asdict(cfg), default=str))}
-    if "speed" in cfg.sections:
-        result["speed"] = [bench_speed(name, cfg, out, log) for name in cfg.exemplars]
-        plot(result, out / "bench.png")
-    if "quality" in cfg.sections:
-        result["quality"] = [bench_quality(name, cfg, out, log) for name in cfg.quality_exemplars]
-        quality_grid(result["quality"], ["exemplar crop", *cfg.quality_presets, "optimisation"],
-                     out / "quality" / "grid.jpg")
-    if "style" in cfg.sections:
-        result["style"] = bench_style(cfg, out, log)
-    if "inference" in cfg.sections:
-        result["inference"] = bench_inference(cfg, out, log)
-    if "style-quality" in cfg.sections:
-        result["style_quality"] = bench_style_quality(cfg, out, log)
-    result["seconds"] = time.perf_counter() - started
-    with atomic_path(out / "bench.json") as tmp:
-        tmp.write_text(json.dumps(result, indent=1))
+    result = load_results(out / "bench.json")
+    runners: dict[str, Callable[[], Any]] = {
+        "speed": lambda: [bench_speed(name, cfg, out, log) for name in cfg.exemplars],
+        "quality": lambda: [bench_quality(name, cfg, out, log) for name in cfg.quality_exemplars],
+        "style": lambda: bench_style(cfg, out, log),
+        "inference": lambda: bench_inference(cfg, out, log),
+        "style-quality": lambda: bench_style_quality(cfg, out, log),
+    }
+    for name in SECTIONS:
+        if name not in cfg.sections:
+            continue
+        started = time.perf_counter()
+        data = runners[name]()
+        if name == "speed":
+            plot(data, cfg.sizes[0], out / "bench.png")
+        if name == "quality":
+            quality_grid(data, ["exemplar crop", *cfg.quality_presets, "optimisation"], out / "quality" / "grid.jpg")
+        result["sections"][name] = {"date": time.strftime("%Y-%m-%d %H:%M"), "device": str(device),
+                                    "machine": machine(), "descriptor": weights.resolve("auto")[0].name,
+                                    "seconds": time.perf_counter() - started,
+                                    "config": json.loads(json.dumps(asdict(cfg), default=str)), "data": data}
+        with atomic_path(out / "bench.json") as tmp:  # after every section: nothing finished is lost
+            tmp.write_text(json.dumps(result, indent=1))
     table = markdown(result)
     with atomic_path(out / "bench.md") as tmp:
         tmp.write_text(table)
     log(table)
-    log(f"wrote {out / 'bench.json'}, {out / 'bench.md'} in {result['seconds']:.0f} s")
+    log(f"wrote {out / 'bench.json'} and {out / 'bench.md'}")
     return result
+
+
+def load_results(path: Path) -> dict[str, Any]:
+    """The results file's sections, or an empty one (an unreadable or old-format file is started afresh)."""
+    try:
+        result = json.loads(path.read_text())
+        if isinstance(result.get("sections"), dict):
+            return result
+    except (OSError, ValueError):
+        pass
+    return {"format": "texnet-bench-2", "sections": {}}

@@ -227,18 +227,27 @@ def cmd_export(args: argparse.Namespace) -> None:
     from texnet.export import export_onnx
     from texnet.modelfile import load_model
 
+    from texnet import zoo
+
     if not str(args.output).lower().endswith(".onnx"):
         raise TexnetError(f"cannot write '{args.output}': the export is an ONNX file, name it *.onnx")
-    generator, meta = load_model(args.model)
+    generator, meta = load_model(zoo.resolve(args.model, "texnet"))
     path = export_onnx(generator, meta, args.output)
     print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KB, {meta.get('kind')} model, "
           f"{generator.cfg.scales} noise scales)")
 
 
 def cmd_web(args: argparse.Namespace) -> None:
+    from texnet import zoo
     from texnet.site import build_site, server
 
-    site = build_site(args.models, args.output)
+    if args.models:
+        models = [str(zoo.resolve(m, "auto")) for m in args.models]
+    else:
+        models = [str(zoo.resolve(name, "onnx")) for name in zoo.names()]
+        if not models:
+            raise TexnetError("give MODEL files: this texnet has no pretrained models (benchmarks/build_zoo.py makes them)")
+    site = build_site(models, args.output)
     if args.serve:
         httpd = server(site, args.port)
         print(f"serving {site} at http://127.0.0.1:{httpd.server_address[1]}/ (Ctrl-C stops)", flush=True)
@@ -248,10 +257,29 @@ def cmd_web(args: argparse.Namespace) -> None:
             httpd.server_close()
 
 
+def cmd_models(args: argparse.Namespace) -> None:
+    from texnet import zoo
+
+    rows = zoo.entries()
+    if not rows:
+        print("no pretrained models in this texnet (benchmarks/build_zoo.py makes them)")
+        return
+    for e in rows:
+        q = e.get("quality", {})
+        numbers = ", ".join(f"{k} {v:.3g}" for k, v in q.items() if isinstance(v, (int, float)))
+        print(f"{e['name']:<18} {e['kind']:<8} {e['source']} ({e['licence']}); {e['preset']} preset"
+              + (f"; bench: {numbers}" if numbers else ""))
+    if args.sheet:
+        from texnet.zoo_sheet import write_sheet
+
+        print(f"wrote {write_sheet(rows, args.sheet)}")
+
+
 def cmd_info(args: argparse.Namespace) -> None:
+    from texnet import zoo
     from texnet.modelfile import read_metadata
 
-    meta = read_metadata(args.model)
+    meta = read_metadata(zoo.resolve(args.model, "texnet"))
     if args.json:
         print(json.dumps(meta, indent=2))
         return
@@ -308,6 +336,10 @@ def cmd_weights_fetch(args: argparse.Namespace) -> None:
 
 
 # ---------------------------------------------------------------------------- parser
+
+
+MODEL_HELP = ("a .texnet or .onnx model file, or the name of one of texnet's pretrained models (texnet models); "
+              "a local file of the same name wins")
 
 
 def _add_runtime_options(p: argparse.ArgumentParser) -> None:
@@ -378,7 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stylize", help="stylize photos, folders or videos with a style model",
                        description="Stylize images, folders (the output folder mirrors them) or videos (mp4, webm, "
                                    "gif; the same noise for every frame, output at the source frame rate).")
-    p.add_argument("model", metavar="MODEL")
+    p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or videos")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="output file for one input, otherwise an output folder")
@@ -434,7 +466,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sample", help="sample textures of any size from a texture model",
                        description="Sample new textures from a trained texture model in one forward pass each.")
-    p.add_argument("model", metavar="MODEL")
+    p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
     p.add_argument("-o", "--output", required=True, metavar="OUT.png",
                    help="image to write; with -n above 1, numbered files OUT_01.png, OUT_02.png, ...")
     p.add_argument("-n", type=_positive_int, default=1, help="number of samples (default 1)")
@@ -451,7 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "dynamic batch, height and width; the noise of every scale is an input, made "
                                    "from a seed by texnet.noise). `texnet sample` and `texnet stylize` run .onnx "
                                    "files without PyTorch.")
-    p.add_argument("model", metavar="MODEL")
+    p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
     p.add_argument("-o", "--output", required=True, metavar="OUT.onnx")
     p.set_defaults(func=cmd_export)
 
@@ -459,15 +491,24 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Write a static site (index.html, JS, CSS, the models as ONNX, onnxruntime-web) "
                                    "that samples textures and stylizes photos on the visitor's machine. Browsers do "
                                    "not load models from file:// pages: open it with --serve (or any static server).")
-    p.add_argument("models", nargs="+", metavar="MODEL", help=".texnet models (exported to ONNX) or .onnx files")
+    p.add_argument("models", nargs="*", metavar="MODEL",
+                   help=".texnet models (exported to ONNX), .onnx files or pretrained model names "
+                        "(default: all of texnet's pretrained models)")
     p.add_argument("-o", "--output", required=True, metavar="SITE", help="folder to write the site to")
     p.add_argument("--serve", action="store_true", help="then serve it on 127.0.0.1 and print the URL")
     p.add_argument("--port", type=int, default=8000, help="port for --serve (default 8000; 0: any free port)")
     p.set_defaults(func=cmd_web)
 
+    p = sub.add_parser("models", help="list texnet's pretrained models",
+                       description="List the generators that come with texnet. Their names work wherever a model "
+                                   "path does (texnet sample brick ..., texnet stylize starry-night ...); a local "
+                                   "file of the same name wins.")
+    p.add_argument("--sheet", metavar="OUT.png", help="also write a thumbnail sheet of all of them")
+    p.set_defaults(func=cmd_models)
+
     p = sub.add_parser("info", help="show what a model file holds", description="Show a model's architecture, "
                        "parameter count, descriptor, exemplar and training settings.")
-    p.add_argument("model", metavar="MODEL")
+    p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
     p.add_argument("--json", action="store_true", help="print the full metadata as JSON")
     p.set_defaults(func=cmd_info)
 

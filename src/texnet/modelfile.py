@@ -52,10 +52,16 @@ def _read(path: str | os.PathLike, fmt: str, what: str) -> tuple[dict[str, torch
     return tensors, meta
 
 
-def save_model(path: str | os.PathLike, generator: MultiScaleGenerator, meta: dict[str, Any]) -> Path:
-    """Write the generator's weights and buffers with `meta` (kind, descriptor, training, ...)."""
-    return _write(path, dict(generator.state_dict()), FORMAT,
-                  {**meta, "generator": generator.cfg.to_dict(), "parameters": generator.num_parameters()})
+def save_model(path: str | os.PathLike, generator: MultiScaleGenerator, meta: dict[str, Any],
+               half: bool = False) -> Path:
+    """Write the generator's weights and buffers with `meta` (kind, descriptor, training, ...).
+
+    `half` stores floating-point tensors as fp16 (half the size; loading turns them back into fp32).
+    """
+    tensors = {k: (v.half() if half and v.is_floating_point() else v) for k, v in generator.state_dict().items()}
+    return _write(path, tensors, FORMAT, {**meta, "generator": generator.cfg.to_dict(),
+                                          "parameters": generator.num_parameters(),
+                                          "weights_dtype": "float16" if half else "float32"})
 
 
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu",

@@ -136,15 +136,26 @@ def _choose(path: str | os.PathLike, runtime: str) -> str:
     return runtime
 
 
+def _resolve(spec: str | os.PathLike, runtime: str) -> Path:
+    """A file path, or the zoo model of that name (its ONNX export for the onnx runtime)."""
+    from texnet import zoo
+
+    return zoo.resolve(spec, {"onnx": "onnx", "torch": "texnet"}.get(runtime, "auto"))
+
+
 def open_texture_model(path: str | os.PathLike, runtime: str = "auto", device: str = "auto"):
-    """Something with .sample(width, height, seed, noise_scale) -> (3, H, W) array, on the chosen runtime."""
+    """Something with .sample(width, height, seed, noise_scale) -> (3, H, W) array, on the chosen runtime.
+
+    `path` may also name one of texnet's pretrained models (texnet.zoo); a local file wins."""
+    path = _resolve(path, runtime)
     if _choose(path, runtime) == "onnx":
         return OnnxModel(path).require("texture")
     return TorchTextureSampler(path, device)
 
 
 def open_style_model(path: str | os.PathLike, runtime: str = "auto", device: str = "auto"):
-    """A texnet.stylize backend for the model, on the chosen runtime."""
+    """A texnet.stylize backend for the model (a path or a zoo name), on the chosen runtime."""
+    path = _resolve(path, runtime)
     if _choose(path, runtime) == "onnx":
         return OnnxModel(path).require("style")
     from texnet.device import resolve_device

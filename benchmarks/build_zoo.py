@@ -1,0 +1,156 @@
+"""Build texnet's pretrained models (the zoo) from the bench's `standard` generators, behind a quality gate.
+
+    texnet bench --out benchmarks/results --sections quality style-quality   # trains and measures (hours)
+    python benchmarks/build_zoo.py                                         # gate, fp16, ONNX, gallery
+
+The bench trains the `standard` preset for each exemplar and painting below and measures
+it (texture: sliced Wasserstein distance to the exemplar over the Gram optimisation's;
+style: the same over the development photos, and the content distance). A model ships
+only when those numbers meet the standard targets (TEXTURE_GATE, STYLE_GATE); the others
+are listed as refused. Shipped models go to src/texnet/zoo/ as fp16 safetensors (checked
+to sample within 2/255 of fp32) and ONNX, with zoo/index.json; benchmarks/zoo/ gets a
+gallery picture per model for the README.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+ZOO = ROOT / "src" / "texnet" / "zoo"
+GALLERY = ROOT / "benchmarks" / "zoo"
+PRESET = "standard"
+TEXTURE_GATE = 1.5  # standard texture target: swd within 1.5x of the optimisation result's
+STYLE_GATE = 1.5  # standard style target: style swd within 1.5x of the optimisation result's
+CONTENT_GATE = 1.5  # ... and the content distance within 1.5x of the optimisation result's (recognisable)
+TOLERANCE = 2 / 255
+
+TEXTURES = [  # (zoo name, exemplar, licence of the exemplar)
+    ("brick", "brick", "CC0 (CC0Textures Bricks25, via scikit-image)"),
+    ("gravel", "gravel", "CC0 (CC0Textures Gravel04, via scikit-image)"),
+    ("grass", "grass", "CC0 (linolafett on DeviantArt, via scikit-image)"),
+    ("hubble", "hubble-crop", "public domain (NASA, Hubble eXtreme Deep Field, via scikit-image)"),
+]
+STYLES = [  # (zoo name, painting in ../shared/images/styles, licence)
+    ("starry-night", "starry_night.jpg", "public domain (Vincent van Gogh, The Starry Night, 1889)"),
+    ("the-scream", "the_scream.jpg", "public domain (Edvard Munch, The Scream, 1893)"),
+    ("shipwreck", "shipwreck.jpg", "public domain (J. M. W. Turner, The Shipwreck, 1805)"),
+    ("woman-with-hat", "woman-with-hat-matisse.jpg",
+     "public domain in the US and in life+70 countries since 2025 (Henri Matisse, Woman with a Hat, 1905)"),
+]
+GALLERY_PHOTO = "tubingen.jpg"  # a development photo: the gallery shows it, the package never contains it
+
+
+def texture_numbers(bench: dict, exemplar: str) -> dict | None:
+    rows = bench["sections"].get("quality", {}).get("data", [])
+    row = next((r for r in rows if r["exemplar"] == exemplar and PRESET in r["presets"]), None)
+    if row is None:
+        return None
+    p = row["presets"][PRESET]
+    return {"swd": p["swd"], "swd_vs_opt": p["swd_ratio"], "color_w1": p["color"],
+            "shift_similarity": p.get("shift_similarity"), "train_seconds": p["train_seconds"]}
+
+
+def style_numbers(bench: dict, painting: str) -> dict | None:
+    rows = [r for r in bench["sections"].get("style-quality", {}).get("data", [])
+            if r["style"] == painting and PRESET in r]
+    if not rows:
+        return None
+    return {"swd_vs_opt": statistics.mean(r[PRESET]["swd"] / r["optimisation"]["swd"] for r in rows),
+            "content_vs_opt": statistics.mean(r[PRESET]["content"] / r["optimisation"]["content"] for r in rows),
+            "photos": len(rows)}
+
+
+def passes(kind: str, numbers: dict) -> bool:
+    if kind == "texture":
+        return numbers["swd_vs_opt"] <= TEXTURE_GATE
+    return numbers["swd_vs_opt"] <= STYLE_GATE and numbers["content_vs_opt"] <= CONTENT_GATE
+
+
+def ship(name: str, kind: str, model_path: Path, source: str, licence: str, numbers: dict) -> dict:
+    """fp16 safetensors + ONNX in the package, after checking fp16 against fp32."""
+    from texnet.export import export_onnx
+    from texnet.modelfile import load_model, save_model
+
+    generator, meta = load_model(model_path)
+    meta = {**meta, "zoo": {"name": name, "source": source, "licence": licence, "preset": PRESET, "quality": numbers}}
+    target = ZOO / f"{name}.texnet"
+    save_model(target, generator, meta, half=True)
+    half, _ = load_model(target)
+    with torch.inference_mode():
+        if kind == "texture":
+            a, b = generator.sample(256, 256, seed=3), half.sample(256, 256, seed=3)
+        else:
+            photo = torch.rand(1, 3, 128, 160, generator=torch.Generator().manual_seed(0))
+            a, b = generator.sample(128, 160, content=photo, seed=3), half.sample(128, 160, content=photo, seed=3)
+    diff = float((a - b).abs().max())
+    if diff > TOLERANCE:
+        raise SystemExit(f"{name}: fp16 weights change samples by {diff * 255:.2f}/255, more than 2/255")
+    onnx = export_onnx(half, meta, ZOO / f"{name}.onnx")
+    return {"name": name, "kind": kind, "file": target.name, "onnx": onnx.name, "source": source, "licence": licence,
+            "preset": PRESET, "quality": numbers, "fp16_max_diff": round(diff, 6),
+            "bytes": target.stat().st_size + onnx.stat().st_size}
+
+
+def gallery(entry: dict, dev_images: Path | None) -> Path | None:
+    from texnet.images import fit_within, load_array, resize_array, save_image
+    from texnet.runtime import open_style_model, open_texture_model
+    from texnet.stylize import StylizeOptions, stylize_array
+
+    GALLERY.mkdir(parents=True, exist_ok=True)
+    out = GALLERY / f"{entry['name']}.jpg"
+    model = ZOO / entry["file"]
+    if entry["kind"] == "texture":
+        image = open_texture_model(model).sample(384, 384, seed=1)
+    else:
+        if dev_images is None:
+            return None
+        photo = load_array(dev_images / "photos" / GALLERY_PHOTO)
+        photo = resize_array(photo, fit_within(photo.shape[1:], 512))
+        image, _ = stylize_array(open_style_model(model), photo, StylizeOptions())
+        image = np.concatenate([photo, image], axis=2)
+    return save_image(image, out)
+
+
+def main() -> int:
+    from texnet.bench import BenchConfig, dev_images
+
+    bench = json.loads((RESULTS / "bench.json").read_text())
+    root = dev_images(BenchConfig())
+    ZOO.mkdir(parents=True, exist_ok=True)
+    shipped, refused = [], []
+    jobs = [(n, "texture", src, lic, RESULTS / "models" / f"{PRESET}_{Path(src).stem}.texnet", texture_numbers(bench, src))
+            for n, src, lic in TEXTURES]
+    jobs += [(n, "style", src, lic, RESULTS / "models" / f"style_{PRESET}_{Path(src).stem}.texnet",
+              style_numbers(bench, src)) for n, src, lic in STYLES]
+    for name, kind, source, licence, model, numbers in jobs:
+        if numbers is None or not model.exists():
+            refused.append(f"{name}: no {PRESET} model or bench numbers yet (run the bench's quality sections)")
+        elif not passes(kind, numbers):
+            refused.append(f"{name}: below the {PRESET} target ({json.dumps(numbers)})")
+        else:
+            entry = ship(name, kind, model, source, licence, numbers)
+            picture = gallery(entry, root)
+            entry["gallery"] = str(picture.relative_to(ROOT)) if picture else None
+            shipped.append(entry)
+            print(f"shipped {name}: {json.dumps(numbers)}")
+    for stale in ZOO.glob("*"):
+        if stale.name != "index.json" and stale.stem not in {e["name"] for e in shipped}:
+            stale.unlink()
+    (ZOO / "index.json").write_text(json.dumps({"preset": PRESET, "models": shipped, "refused": refused}, indent=1))
+    for line in refused:
+        print(f"refused {line}")
+    total = sum(e["bytes"] for e in shipped)
+    print(f"zoo: {len(shipped)} model(s), {total / 2**20:.2f} MB in src/texnet/zoo/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

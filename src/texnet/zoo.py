@@ -1,0 +1,61 @@
+"""texnet's pretrained generators: named models inside the package, usable wherever a model path is.
+
+`texnet sample brick ...` and `texnet stylize starry-night ...` find the zoo's model by
+name; a local file of the same name wins. Each entry has a safetensors model (fp16
+weights, loaded as fp32) and its ONNX export, so the torch-free runtime and the web page
+can use it too. benchmarks/build_zoo.py trains and measures them; zoo/index.json records
+how each was made, its source image and licence, and its bench numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from texnet.errors import TexnetError
+
+ZOO_DIR = Path(__file__).resolve().parent / "zoo"
+
+
+def entries() -> list[dict[str, Any]]:
+    """The zoo's models as recorded in zoo/index.json (empty when the zoo is not built)."""
+    index = ZOO_DIR / "index.json"
+    if not index.exists():
+        return []
+    return json.loads(index.read_text())["models"]
+
+
+def names() -> list[str]:
+    return [e["name"] for e in entries()]
+
+
+def find(name: str) -> dict[str, Any] | None:
+    return next((e for e in entries() if e["name"] == name), None)
+
+
+def resolve(spec: str | os.PathLike, prefer: str = "auto") -> Path:
+    """A model path: the file `spec` when it exists, else the zoo model of that name.
+
+    prefer: "onnx" or "texnet" picks the zoo's file; "auto" takes the .texnet file when
+    PyTorch is installed and the ONNX export otherwise.
+    """
+    path = Path(spec)
+    if path.exists():
+        return path
+    entry = find(str(spec))
+    if entry is None:
+        known = names()
+        hint = f"; texnet's own models: {', '.join(known)} (texnet models)" if known else ""
+        raise TexnetError(f"model not found: {spec} (no such file{hint})")
+    if prefer == "auto":
+        try:
+            import torch  # noqa: F401
+            prefer = "texnet"
+        except ImportError:
+            prefer = "onnx"
+    return ZOO_DIR / entry["onnx" if prefer == "onnx" else "file"]
+
+
+__all__ = ["entries", "names", "find", "resolve", "ZOO_DIR"]
