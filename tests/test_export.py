@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from texnet.export import export_onnx, fold_batchnorm
-from texnet.generators import GeneratorConfig, MultiScaleGenerator
+from texnet.generators import GeneratorConfig
 from texnet.modelfile import save_model
 from texnet.quality import seam_score
 from texnet.runtime import OnnxModel
