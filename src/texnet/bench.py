@@ -348,17 +348,10 @@ def bench_quality(name: str, cfg: BenchConfig, out: Path, log: Log) -> dict[str,
 
 def quality_grid(rows: list[dict[str, Any]], labels: list[str], path: Path) -> None:
     """One row per exemplar: exemplar crop, each preset's first sample, the optimisation result."""
-    from PIL import Image
+    from texnet.quality import contact_sheet, stack
 
-    from texnet.quality import contact_sheet
-
-    strips = [contact_sheet([(f"{r['exemplar']}: {label}", img) for label, img in zip(labels, r.pop("grid"))], size=192)
-              for r in rows]
-    grid = Image.new("RGB", (strips[0].width, sum(s.height for s in strips)), "white")
-    y = 0
-    for s in strips:
-        grid.paste(s, (0, y))
-        y += s.height
+    grid = stack([contact_sheet([(f"{r['exemplar']}: {label}", img) for label, img in zip(labels, r.pop("grid"))],
+                                size=192) for r in rows])
     with atomic_path(path) as tmp:
         grid.save(tmp, format="JPEG", quality=90)
 
@@ -447,7 +440,7 @@ def measure_style(style: str, generators: dict[str, Any], cfg: BenchConfig, out:
     from texnet.images import fit_within, load_array, load_exemplar, resize_array
     from texnet.losses import content_loss
     from texnet.optimize import OptimizeConfig, optimize_style
-    from texnet.quality import QualityMeter, contact_sheet
+    from texnet.quality import QualityMeter, contact_sheet, stack
     from texnet.style import StyleConfig, style_layers
     from texnet.stylize import StylizeOptions, TorchBackend, stylize_array
 
@@ -490,12 +483,7 @@ def measure_style(style: str, generators: dict[str, Any], cfg: BenchConfig, out:
         sheet_rows.append([("photo", torch.from_numpy(photo)), ("style", style_image[0])]
                           + [(label, torch.from_numpy(np.ascontiguousarray(img))) for label, img in images.items()])
     if sheet_path is not None:
-        from PIL import Image
-
-        strips = [contact_sheet(r, size=192) for r in sheet_rows]
-        sheet = Image.new("RGB", (strips[0].width, sum(x.height for x in strips)), "white")
-        for i, strip in enumerate(strips):
-            sheet.paste(strip, (0, i * strip.height))
+        sheet = stack([contact_sheet(r, size=192) for r in sheet_rows])
         with atomic_path(sheet_path) as tmp:
             sheet.save(tmp, format="JPEG", quality=90)
     return rows

@@ -187,5 +187,17 @@ def contact_sheet(rows: Sequence[tuple[str, torch.Tensor]], size: int = 256) -> 
     return sheet
 
 
-__all__ = ["QualityMeter", "diversity", "shift_similarity", "seam_score", "exemplar_crops", "ratios",
+def stack(sheets: Sequence[Any]) -> Any:
+    """PIL images one below the other (rows of a grid)."""
+    from PIL import Image
+
+    grid = Image.new("RGB", (max(s.width for s in sheets), sum(s.height for s in sheets)), "white")
+    y = 0
+    for s in sheets:
+        grid.paste(s, (0, y))
+        y += s.height
+    return grid
+
+
+__all__ = ["QualityMeter", "stack", "diversity", "shift_similarity", "seam_score", "exemplar_crops", "ratios",
            "contact_sheet", "SWD_LAYERS"]
