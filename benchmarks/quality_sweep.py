@@ -40,7 +40,7 @@ BASE_TEXTURE: dict = dict(loss="gram", weighting="relative", precision="bf16")
 ARMS: dict[str, tuple[str, dict, dict]] = {
     # name: (factor, train overrides, texture overrides; "generator" holds GeneratorConfig overrides).
     # Stage 1 changes one thing in today's quick recipe (Gram loss, per-layer relative weights);
-    # stage 2 (names starting "swd-") changes one thing in the sliced-Wasserstein recipe that stage 1 found best.
+    # stage 2 changes one thing in the sliced-Wasserstein recipe that stage 1 found best ("swd").
     "base": ("-", {}, {}),
     "swd": ("loss", {}, {"loss": "swd"}),
     "floor-weights": ("layer weighting", {}, {"weighting": "floor"}),
@@ -56,14 +56,16 @@ ARMS: dict[str, tuple[str, dict, dict]] = {
     "exemplar-half": ("exemplar scale", {}, {"exemplar_size": 256}),
     "seed1": ("run-to-run noise", {"seed": 1}, {}),
     "fp32": ("descriptor precision", {}, {"precision": "fp32"}),
-    "swd-floor": ("stage 2: swd + floor weighting", {}, {"loss": "swd", "weighting": "floor"}),
-    "swd-floor-size192": ("stage 2: size/batch at equal compute", {"size": 192, "batch_size": 1, "iterations": 720,
-                                                                    "lr_decay_start": 360, "lr_decay_every": 72},
-                          {"loss": "swd", "weighting": "floor"}),
-    "swd-floor-instance": ("stage 2: norm", {}, {"loss": "swd", "weighting": "floor",
-                                                 "generator": {"norm": "instance"}}),
-    "swd-floor-iter1600": ("stage 2: iterations", {"iterations": 1600, "lr_decay_start": 800, "lr_decay_every": 160},
-                           {"loss": "swd", "weighting": "floor"}),
+    "swd-floor": ("swd + floor weighting", {}, {"loss": "swd", "weighting": "floor"}),
+    "swd-iter400": ("stage 2: iterations", {"iterations": 400, "lr_decay_start": 200, "lr_decay_every": 40},
+                    {"loss": "swd"}),
+    "swd-iter1600": ("stage 2: iterations", {"iterations": 1600, "lr_decay_start": 800, "lr_decay_every": 160},
+                     {"loss": "swd"}),
+    "swd-size192-b1": ("stage 2: size/batch at equal compute", {"size": 192, "batch_size": 1, "iterations": 720,
+                                                                "lr_decay_start": 360, "lr_decay_every": 72},
+                       {"loss": "swd"}),
+    "swd-instance": ("stage 2: norm", {}, {"loss": "swd", "generator": {"norm": "instance"}}),
+    "swd-ch16": ("stage 2: generator width", {}, {"loss": "swd", "generator": {"channels": 16}}),
 }
 
 

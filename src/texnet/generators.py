@@ -188,6 +188,17 @@ def use_statistics(generator: "MultiScaleGenerator", stats: list[tuple[torch.Ten
             m.frozen = None
 
 
+class CircularPad(nn.Module):
+    """Pads H and W circularly by `halo`: once per conv block in the inference form (see fold_batchnorm)."""
+
+    def __init__(self, halo: int):
+        super().__init__()
+        self.halo = halo
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.pad(x, (self.halo,) * 4, mode="circular") if self.halo else x
+
+
 @functools.lru_cache(maxsize=128)
 def _nearest_rows(out_size: int, in_size: int) -> torch.Tensor:
     """Which input row nearest upsampling reads for each output row (computed once per size pair)."""
@@ -321,16 +332,19 @@ class MultiScaleGenerator(nn.Module):
 
     @torch.no_grad()
     def fold_batchnorm(self) -> "MultiScaleGenerator":
-        """An equivalent eval-mode copy with every batch norm folded into a convolution (for inference).
+        """An equivalent eval-mode copy for inference: batch norms folded into convolutions, padding shared.
 
         Each eval-mode batch norm is a per-channel affine map: it folds into the convolution
         before it (conv blocks), or into the join's first convolution after it (the norms in
         front of each join; circular or replicate padding repeats values, so it commutes).
+        Then, for circular padding, each block pads its input once and convolves unpadded.
+        The copy is for sampling and export, not for training or saving.
         """
         g = copy.deepcopy(self).eval()
         if g.cfg.norm != "batch":
             return g
-        for block in list(g.branches) + list(g.joins):
+        blocks = list(g.branches) + list(g.joins)
+        for block in blocks:
             for i in range(len(block) - 1):
                 conv, bn = block[i], block[i + 1]
                 if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
@@ -348,7 +362,16 @@ class MultiScaleGenerator(nn.Module):
                 conv.weight.mul_(a.view(1, -1, 1, 1))
                 g.up_norms[j] = nn.Identity()
                 g.branch_norms[j] = nn.Identity()
-        return g
+        if g.cfg.padding == "circular":
+            # With only pointwise layers left between them, a block's convolutions can share one circular pad of
+            # the block's input by their total halo and run unpadded: the same values, a fraction of the copies.
+            for container in (g.branches, g.joins):
+                for i, block in enumerate(container):
+                    for m in block:
+                        if isinstance(m, nn.Conv2d):
+                            m.padding, m.padding_mode = (0, 0), "zeros"
+                    container[i] = nn.Sequential(CircularPad(g._halo()), *block)
+        return g.to(memory_format=torch.channels_last)  # oneDNN's faster layout for these small convolutions
 
     @torch.inference_mode()
     def sample(self, height: int, width: int, batch: int = 1, seed: int | None = None,
@@ -364,6 +387,8 @@ class MultiScaleGenerator(nn.Module):
         device = next(self.parameters()).device
         seed = seed if seed is not None else int(torch.randint(0, 2**31 - 1, (1,)))
         noise = self.seeded_noise(seed, batch, height, width, device, noise_scale)
+        if self.to_rgb.weight.is_contiguous(memory_format=torch.channels_last) and self.to_rgb.weight.shape[1] > 1:
+            noise = [z.contiguous(memory_format=torch.channels_last) for z in noise]
         was_training = self.training
         self.eval()
         try:

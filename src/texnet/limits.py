@@ -66,6 +66,11 @@ def check_sample(width: int, height: int, device: str = "cpu") -> None:
           " or less", device)
 
 
+def fits_onnx(kind: str, width: int, height: int) -> bool:
+    total = available_bytes()
+    return not total or ONNX_BYTES_PER_PIXEL[kind] * width * height <= HEADROOM * total
+
+
 def check_onnx(kind: str, width: int, height: int) -> None:
     per_pixel = ONNX_BYTES_PER_PIXEL[kind]
     side = largest_side(per_pixel)

@@ -143,18 +143,63 @@ def _resolve(spec: str | os.PathLike, runtime: str) -> Path:
     return zoo.resolve(spec, {"onnx": "onnx", "torch": "texnet"}.get(runtime, "auto"))
 
 
+def cached_onnx(path: Path) -> Path | None:
+    """The ONNX export of a .texnet model, made once and kept in texnet's cache (keyed by the file's SHA-256).
+
+    None when onnxruntime or onnx is missing: the caller then stays on PyTorch.
+    """
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return None
+    from texnet.files import sha256_of
+    from texnet.weights import cache_dir
+
+    target = cache_dir() / "onnx" / f"{sha256_of(path)[:24]}.onnx"
+    if not target.exists():
+        from texnet.export import export_onnx
+        from texnet.modelfile import load_model
+
+        generator, meta = load_model(path)
+        export_onnx(generator, meta, target)
+    return target
+
+
+class AutoTextureSampler:
+    """onnxruntime (the fastest path measured by `texnet bench --sections inference`) for sizes it can hold,
+    PyTorch's strip-wise sampling (bounded memory) beyond that."""
+
+    def __init__(self, path: Path, device: str):
+        self.torch = TorchTextureSampler(path, device)
+        onnx_path = cached_onnx(path) if self.torch.generator.to_rgb.weight.device.type == "cpu" else None
+        self.onnx = OnnxModel(onnx_path) if onnx_path else None
+
+    def sample(self, width: int, height: int, seed: int, noise_scale: float = 1.0) -> np.ndarray:
+        from texnet.limits import fits_onnx
+
+        if self.onnx is not None and fits_onnx("texture", width, height):
+            return self.onnx.sample(width, height, seed, noise_scale)
+        return self.torch.sample(width, height, seed, noise_scale)
+
+
 def open_texture_model(path: str | os.PathLike, runtime: str = "auto", device: str = "auto"):
     """Something with .sample(width, height, seed, noise_scale) -> (3, H, W) array, on the chosen runtime.
 
-    `path` may also name one of texnet's pretrained models (texnet.zoo); a local file wins."""
+    `path` may also name one of texnet's pretrained models (texnet.zoo); a local file wins.
+    auto: .onnx files run on onnxruntime; .texnet files on onnxruntime too (through a cached export)
+    when it is installed and the device is the CPU, else on PyTorch."""
     path = _resolve(path, runtime)
-    if _choose(path, runtime) == "onnx":
+    choice = _choose(path, runtime)
+    if choice == "onnx":
         return OnnxModel(path).require("texture")
+    if runtime == "auto":
+        return AutoTextureSampler(path, device)
     return TorchTextureSampler(path, device)
 
 
 def open_style_model(path: str | os.PathLike, runtime: str = "auto", device: str = "auto"):
-    """A texnet.stylize backend for the model (a path or a zoo name), on the chosen runtime."""
+    """A texnet.stylize backend for the model (a path or a zoo name), on the chosen runtime (see open_texture_model)."""
     path = _resolve(path, runtime)
     if _choose(path, runtime) == "onnx":
         return OnnxModel(path).require("style")
@@ -162,7 +207,14 @@ def open_style_model(path: str | os.PathLike, runtime: str = "auto", device: str
     from texnet.style import load_style_model
     from texnet.stylize import TorchBackend
 
-    return TorchBackend(load_style_model(path, resolve_device(device), inference=True)[0])
+    dev = resolve_device(device)
+    generator, _ = load_style_model(path, dev, inference=True)  # checks the kind before any export
+    if runtime == "auto" and dev.type == "cpu":
+        onnx_path = cached_onnx(path)
+        if onnx_path is not None:
+            return OnnxModel(onnx_path).require("style")
+    return TorchBackend(generator)
 
 
-__all__ = ["OnnxModel", "is_onnx", "open_texture_model", "open_style_model", "RUNTIMES", "scale_sizes"]
+__all__ = ["OnnxModel", "is_onnx", "open_texture_model", "open_style_model", "cached_onnx", "RUNTIMES",
+           "scale_sizes"]
