@@ -138,5 +138,6 @@ def test_runtime_works_with_torch_unimportable(tmp_path):
     proc = run("stylize", onnx_path, photo, "-o", tmp_path / "s.png", "--quiet")
     assert proc.returncode == 0, proc.stderr
     assert Image.open(tmp_path / "s.png").size == (70, 50)
+    save_model(tmp_path / "model.texnet", t, {"kind": "texture"})
     proc = run("sample", tmp_path / "model.texnet", "-o", tmp_path / "x.png")
     assert proc.returncode == 1 and "needs PyTorch" in proc.stderr and "Traceback" not in proc.stderr
