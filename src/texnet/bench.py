@@ -304,12 +304,13 @@ def bench_quality(name: str, cfg: BenchConfig, out: Path, log: Log) -> dict[str,
     from texnet.texture import TextureConfig, load_texture_model
 
     device = resolve_device(cfg.device)
-    q = cfg.quality_size
     exemplar, info = load_exemplar(name)
+    # the floor needs at least two disjoint crops: small exemplars are measured at a smaller size
+    q = min(cfg.quality_size, max(32, min(exemplar.shape[-2:]) // 2 // 16 * 16))
     descriptor, _ = load_descriptor("auto", DEFAULT_TEXTURE_LAYERS, "avg", device, "fp32")
     meter = QualityMeter(descriptor, exemplar.to(device))
     crops = exemplar_crops(exemplar[0], q)
-    row: dict[str, Any] = {"exemplar": name, "exemplar_size": info["used_size"],
+    row: dict[str, Any] = {"exemplar": name, "exemplar_size": info["used_size"], "size": q,
                            "crops": meter.summary(crops) if crops is not None else None, "opt": {}, "presets": {}}
     stem = Path(name).stem
     opt_images = {}
@@ -653,19 +654,20 @@ def markdown_quality(section: dict[str, Any]) -> list[str]:
     c = section["config"]
     presets = c["quality_presets"]
     opt_losses = c["opt_losses"]
-    head = (["exemplar", "crops (floor)"] + [f"opt {loss}" for loss in opt_losses] + list(presets)
+    head = (["exemplar", "px", "crops (floor)"] + [f"opt {loss}" for loss in opt_losses] + list(presets)
             + [f"{p} / opt gram" for p in presets] + [f"{p} train s" for p in presets]
             + ["color W1: crops / " + " / ".join(presets) + " / opt gram",
                "shift similarity: crops / " + " / ".join(presets),
                "pixel diversity: crops / " + " / ".join(presets)])
-    lines = ["Sliced Wasserstein distance (texnet.quality, relu1_1..relu4_1, fixed directions) of samples at "
-             f"{c['quality_size']} px to the whole exemplar; lower is better.", "",
+    lines = ["Sliced Wasserstein distance (texnet.quality, relu1_1..relu4_1, fixed directions) of samples to the "
+             f"whole exemplar, at {c['quality_size']} px (at half the exemplar's shorter side when that is smaller, "
+             "so that real crops exist: the `px` column); lower is better.", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in section["data"]:
         crops = r["crops"] or {}
         ps = [r["presets"][p] for p in presets]
         ref = r["opt"].get("gram", {})
-        cells = ([r["exemplar"], _fmt(crops.get("swd"), missing="-")]
+        cells = ([r["exemplar"], str(r.get("size", c["quality_size"])), _fmt(crops.get("swd"), missing="-")]
                  + [_fmt(r["opt"][loss]["swd"]) for loss in opt_losses] + [_fmt(p["swd"]) for p in ps]
                  + [_fmt(p.get("swd_ratio"), missing="-") for p in ps] + [_fmt(p["train_seconds"]) for p in ps]
                  + [" / ".join([_fmt(crops.get("color"), missing="-")] + [_fmt(p["color"]) for p in ps]
