@@ -45,9 +45,10 @@ def trained_model(tmp_path_factory):
 
 def test_train_sample_info_end_to_end(trained_model, tmp_path, capsys):
     assert trained_model.exists() and trained_model.with_name("gravel.texnet.loss.png").exists()
-    code, out, _ = run(capsys, "sample", trained_model, "-o", tmp_path / "s.png", "-n", "3", "--size", "37x21",
-                       "--seed", "7", "--tile-preview")
+    code, out, _ = run(capsys, "sample", trained_model, "-o", tmp_path / "out" / "s.png", "-n", "3", "--size",
+                       "37x21", "--seed", "7", "--tile-preview")
     assert code == 0
+    tmp_path = tmp_path / "out"
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["s_01.png", "s_01.tiled.png", "s_02.png", "s_02.tiled.png", "s_03.png", "s_03.tiled.png"]
     assert Image.open(tmp_path / "s_02.png").size == (37, 21)
