@@ -106,13 +106,17 @@ def table(rows: dict[str, dict]) -> str:
     lines = ["Each cell: the generator's sliced Wasserstein distance to the painting over the optimisation "
              "result's (Gatys et al., L-BFGS-200 from the photo), mean over the 3 development photos at 384 px; "
              "below 1 is closer to the painting than optimisation. `content`: mean relative relu4_2 error to the "
-             "photo (optimisation's in the header row). `s`: training seconds.", "",
-             "| arm | factor | " + " | ".join(Path(s).stem for s in styles) + " | mean swd/opt | gram/opt | content | s |",
-             "|---|---|" + "---|" * (len(styles) + 4)]
+             "photo (optimisation's in the header row). `speckle`: high-frequency energy where the photo is dark "
+             "and flat (texnet.quality.speckle). `s`: training seconds.", "",
+             "| arm | factor | " + " | ".join(Path(s).stem for s in styles)
+             + " | mean swd/opt | gram/opt | content | speckle | s |",
+             "|---|---|" + "---|" * (len(styles) + 5)]
     opt_content = [r["optimisation"]["content"] for v in rows.values() for r in v["photos"]]
-    lines.append("| optimisation | reference | " + " | ".join("1" for _ in styles) + f" | 1 | 1 | {mean(opt_content)} | |")
+    opt_speckle = [r["optimisation"].get("speckle") for v in rows.values() for r in v["photos"]]
+    lines.append("| optimisation | reference | " + " | ".join("1" for _ in styles)
+                 + f" | 1 | 1 | {mean(opt_content)} | {mean(opt_speckle)} | |")
     for arm in arms:
-        cells, swd, gram, content, secs = [], [], [], [], []
+        cells, swd, gram, content, secs, speck = [], [], [], [], [], []
         for s in styles:
             v = rows.get(results().key(arm, s))
             if v is None:
@@ -123,9 +127,10 @@ def table(rows: dict[str, dict]) -> str:
             swd += ratio
             gram += [r[arm]["gram"] / r["optimisation"]["gram"] for r in v["photos"]]
             content += [r[arm]["content"] for r in v["photos"]]
+            speck += [r[arm].get("speckle") for r in v["photos"]]
             secs.append(v["train_seconds"])
         lines.append(f"| {arm} | {ARMS[arm][0]} | " + " | ".join(cells)
-                     + f" | {mean(swd)} | {mean(gram)} | {mean(content)} | {mean(secs)} |")
+                     + f" | {mean(swd)} | {mean(gram)} | {mean(content)} | {mean(speck)} | {mean(secs)} |")
     return "\n".join(lines) + "\n"
 
 

@@ -62,3 +62,15 @@ def test_quality_meter_ranks_real_crops_above_noise_and_off_colours(hed_descript
     assert sheet.size == (128, 64 + 18)
     with pytest.raises(ValueError):
         QualityMeter(descriptor, exemplar[None], swd_layers=("relu5_3",))
+
+
+def test_speckle_sees_dots_in_dark_flat_regions_only():
+    from texnet.quality import speckle
+
+    photo = torch.full((3, 64, 64), 0.1)
+    photo[:, :, 32:] = torch.rand(3, 64, 32, generator=torch.Generator().manual_seed(0))  # bright, busy half
+    clean = photo.clone()
+    dotted = photo.clone()
+    dotted[:, 5:30:6, 5:30:6] = 1.0  # white dots in the dark flat half
+    assert speckle(clean, photo) < 0.01 < speckle(dotted, photo)
+    assert speckle(clean, torch.rand(3, 64, 64)) is None  # no dark flat region to judge

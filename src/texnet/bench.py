@@ -441,7 +441,7 @@ def measure_style(style: str, generators: dict[str, Any], cfg: BenchConfig, out:
     from texnet.images import fit_within, load_array, load_exemplar, resize_array
     from texnet.losses import content_loss
     from texnet.optimize import OptimizeConfig, optimize_style
-    from texnet.quality import QualityMeter, contact_sheet, stack
+    from texnet.quality import QualityMeter, contact_sheet, speckle, stack
     from texnet.style import StyleConfig, style_layers
     from texnet.stylize import StylizeOptions, TorchBackend, stylize_array
 
@@ -479,6 +479,7 @@ def measure_style(style: str, generators: dict[str, Any], cfg: BenchConfig, out:
             metrics = meter.distances(x)
             with torch.no_grad():
                 metrics["content"] = float(content_loss(descriptor(x), target, scfg.content_layers))
+            metrics["speckle"] = speckle(x[0].cpu(), torch.from_numpy(photo))
             row[label] = metrics
         rows.append(row)
         sheet_rows.append([("photo", torch.from_numpy(photo)), ("style", style_image[0])]

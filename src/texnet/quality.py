@@ -150,6 +150,26 @@ def seam_score(image: torch.Tensor, grid: int = 32) -> float:
 # ---------------------------------------------------------------------------- harness
 
 
+def speckle(stylized: torch.Tensor, photo: torch.Tensor, dark: float = 0.25, flat: float = 0.02) -> float | None:
+    """High-frequency energy of a stylized image where the photo is dark and flat (issue: white speckle).
+
+    Mean |grey - 3x3 box blur of grey| of the stylized image over the pixels where the photo's grey
+    level is below `dark` and its 5x5 standard deviation below `flat`; None when such regions
+    cover under 1% of the photo. Speckle (isolated bright dots) raises it; smooth shading does not.
+    """
+    import torch.nn.functional as F
+
+    grey = photo.float().reshape(-1, *photo.shape[-2:]).mean(0)[None, None]
+    mean = F.avg_pool2d(F.pad(grey, (2, 2, 2, 2), mode="replicate"), 5, stride=1)
+    var = F.avg_pool2d(F.pad(grey**2, (2, 2, 2, 2), mode="replicate"), 5, stride=1) - mean**2
+    mask = (grey < dark) & (var.clamp_min(0).sqrt() < flat)
+    if mask.float().mean() < 0.01:
+        return None
+    out = stylized.float().reshape(-1, *stylized.shape[-2:]).mean(0)[None, None]
+    blur = F.avg_pool2d(F.pad(out, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    return float((out - blur).abs()[mask].mean())
+
+
 def exemplar_crops(exemplar: torch.Tensor, size: int, n: int = 8) -> torch.Tensor | None:
     """Up to n non-overlapping size x size crops of the exemplar (3, H, W), on a grid: the floor.
 
@@ -199,5 +219,5 @@ def stack(sheets: Sequence[Any]) -> Any:
     return grid
 
 
-__all__ = ["QualityMeter", "stack", "diversity", "shift_similarity", "seam_score", "exemplar_crops", "ratios",
+__all__ = ["QualityMeter", "stack", "speckle", "diversity", "shift_similarity", "seam_score", "exemplar_crops", "ratios",
            "contact_sheet", "SWD_LAYERS"]
