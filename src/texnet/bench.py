@@ -81,7 +81,7 @@ class BenchConfig:
 
     @classmethod
     def quick(cls, device: str = "cpu") -> "BenchConfig":
-        """A smoke run in about a minute: tiny training, sizes and iteration counts."""
+        """A smoke run: tiny training, sizes and iteration counts (the test suite uses it)."""
         tiny = TrainConfig(size=48, batch_size=2, iterations=6, preview_every=0, checkpoint_every=0)
         return cls(exemplars=("gravel",), sizes=(64, 128), opt_iterations=12, repeats=2, batch=2,
                    quality_exemplars=("brick", "ihc"), quality_presets=("quick",), quality_size=64, quality_seeds=2,

@@ -453,7 +453,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Benchmark the paper's claims on this machine: generator vs optimisation "
                                    "(Gatys et al.) speed, peak memory and quality, for textures and stylization. "
                                    "Trains (or reuses from OUT/models) the generators it needs. Writes bench.json, "
-                                   "bench.md and bench.png. About 25 minutes on a 2-core CPU; --quick: a smoke run.")
+                                   "bench.md and bench.png. Hours on a CPU the first time (it trains the presets' generators), much "
+                                   "less when it reuses them; --quick: a smoke run.")
     p.add_argument("exemplars", nargs="*", metavar="IMAGE", help="extra exemplars for the quality section")
     p.add_argument("--quick", action="store_true", help="tiny sizes and iteration counts (a smoke test)")
     p.add_argument("--sections", nargs="+", choices=("speed", "quality", "style", "style-quality", "inference"),

@@ -288,7 +288,7 @@ class MultiScaleGenerator(nn.Module):
         Every layer is local (convolutions, nearest upsampling, eval-mode batch norm), so a
         strip of output rows needs only a few rows of context at each scale, taken with
         circular indexing just as the circular padding would. Peak memory then follows the
-        strip, not the image: 4096x4096 textures fit in a few hundred MB.
+        strip, not the image (texnet.limits budgets only the finished image for PyTorch samples).
         """
         if self.training or self.cfg.content_channels or not self.is_local():
             raise ValueError("strip evaluation needs an eval-mode texture generator with batch norm "

@@ -70,10 +70,6 @@ STYLE = {
     "paper": PAPER,
 }
 
-TEXTURE_PRESETS = {name: p.train for name, p in TEXTURE.items()}
-STYLE_PRESETS = {name: p.train for name, p in STYLE.items()}
-
-
 def apply(config: Any, settings: dict[str, Any], explicit: dict[str, Any]) -> Any:
     """A TextureConfig/StyleConfig with the preset's settings, then the explicitly given (not None) values.
 

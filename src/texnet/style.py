@@ -23,7 +23,7 @@ from texnet.images import IMAGE_SUFFIXES, SAMPLE_PHOTOS, load_exemplar, load_ima
 from texnet.limits import check_training
 from texnet.losses import DEFAULT_TEXTURE_LAYERS, PAPER_CONTENT_LAYERS, content_loss
 from texnet.modelfile import load_model_of_kind
-from texnet.presets import STYLE_PRESETS as PRESETS
+from texnet import presets
 from texnet.texture import StatisticTerms, exemplar_loss
 from texnet.train import History, TrainConfig, fit
 
@@ -160,8 +160,8 @@ def train_style(style: str, output: str | Path, content: str | None = None, trai
                 cfg: StyleConfig | None = None, resume: bool = False, progress: bool = True,
                 log: Callable[[str], None] = print) -> tuple[Path, History]:
     """Train a stylization generator for one style image and write it to `output`."""
-    train = train or PRESETS["quick"]
-    cfg = cfg or StyleConfig()
+    train = train or presets.STYLE["quick"].train
+    cfg = cfg or presets.apply(StyleConfig(), presets.STYLE["quick"].settings, {})
     train.validate()
     if cfg.content_weight < 0:
         raise TexnetError("--content-weight must be at least 0")
@@ -212,4 +212,4 @@ def load_style_model(path: str | Path, device: str | torch.device = "cpu",
 
 
 __all__ = ["StyleConfig", "ContentPool", "StyleObjective", "style_objective", "style_layers", "train_style",
-           "load_style_model", "PRESETS"]
+           "load_style_model"]

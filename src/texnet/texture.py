@@ -20,7 +20,7 @@ from texnet.limits import check_training
 from texnet.losses import (DEFAULT_TEXTURE_LAYERS, TextureStatisticLoss, build_texture_loss, diversity_loss,
                            total_variation)
 from texnet.modelfile import load_model_of_kind
-from texnet.presets import TEXTURE_PRESETS as PRESETS
+from texnet import presets
 from texnet.train import History, TrainConfig, fit
 from texnet.device import resolve_device
 
@@ -133,8 +133,8 @@ def train_texture(image: str, output: str | Path, train: TrainConfig | None = No
                   cfg: TextureConfig | None = None, resume: bool = False, progress: bool = True,
                   log: Callable[[str], None] = print) -> tuple[Path, History]:
     """Train a texture generator on one exemplar and write it to `output`."""
-    train = train or PRESETS["quick"]
-    cfg = cfg or TextureConfig()
+    train = train or presets.TEXTURE["quick"].train
+    cfg = cfg or presets.apply(TextureConfig(), presets.TEXTURE["quick"].settings, {})
     train.validate()
     check_texture_config(cfg, train)
     device = resolve_device(train.device)
@@ -195,4 +195,4 @@ def samples(model: str | Path | MultiScaleGenerator, width: int, height: int, n:
 
 
 __all__ = ["TextureConfig", "TextureObjective", "StatisticTerms", "texture_objective", "exemplar_loss",
-           "train_texture", "load_texture_model", "sample", "samples", "random_crops", "PRESETS"]
+           "train_texture", "load_texture_model", "sample", "samples", "random_crops"]
