@@ -66,6 +66,10 @@ ARMS: dict[str, tuple[str, dict, dict]] = {
                        {"loss": "swd"}),
     "swd-instance": ("stage 2: norm", {}, {"loss": "swd", "generator": {"norm": "instance"}}),
     "swd-ch16": ("stage 2: generator width", {}, {"loss": "swd", "generator": {"channels": 16}}),
+    # stage 3: a 'standard' candidate (about 25 minutes): train at the measuring size
+    "swd-256-b1-1300": ("stage 3: standard candidate", {"size": 256, "batch_size": 1, "iterations": 1300,
+                                                        "lr_decay_start": 650, "lr_decay_every": 130},
+                        {"loss": "swd"}),
 }
 
 
