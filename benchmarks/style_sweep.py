@@ -38,6 +38,7 @@ ARMS: dict[str, tuple[str, dict, dict, float]] = {
     "base": ("-", {}, {}, 1.0),
     "swd": ("loss", {}, {"loss": "swd"}, 1.0),
     "alpha1": ("content weight", {}, {"content_weight": 1.0}, 1.0),
+    "alpha2": ("content weight", {}, {"content_weight": 2.0}, 1.0),
     "alpha20": ("content weight", {}, {"content_weight": 20.0}, 1.0),
     "style256": ("style scale", {}, {"style_size": 256}, 1.0),
     "style512": ("style scale", {}, {"style_size": 512}, 1.0),
