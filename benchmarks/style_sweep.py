@@ -51,6 +51,9 @@ ARMS: dict[str, tuple[str, dict, dict, float]] = {
     "pool3": ("content pool size", {}, {"pool_size": 3}, 1.0),
     "augment": ("content augmentation", {}, {"augment": True}, 1.0),
     "tv": ("total variation", {}, {"tv_weight": 20.0}, 1.0),
+    # stage 2: the two levers of stage 1 (content weight, style scale) together
+    "alpha2-style256": ("stage 2: content weight 2 + style scale 256", {}, {"content_weight": 2.0, "style_size": 256},
+                        1.0),
 }
 
 
