@@ -1,0 +1,30 @@
+"""Presets: what `--preset` sets, and that explicit options win over it."""
+
+from texnet import presets
+from texnet.texture import TextureConfig
+
+
+def test_every_preset_has_valid_training_settings_and_a_summary():
+    for table in (presets.TEXTURE, presets.STYLE):
+        assert {"quick", "paper"} <= set(table)
+        for name, preset in table.items():
+            preset.train.validate()
+            assert preset.summary, name
+
+
+def test_quick_texture_preset_uses_the_measured_loss_and_options_override_it():
+    quick = presets.TEXTURE["quick"]
+    assert presets.apply(TextureConfig(), quick.settings, {}).loss == "swd"
+    cfg = presets.apply(TextureConfig(), quick.settings, {"loss": "gram", "weighting": None,
+                                                          "generator": {"channels": 16, "norm": None}})
+    assert cfg.loss == "gram" and cfg.weighting == "relative"
+    assert cfg.generator.channels == 16 and cfg.generator.norm == TextureConfig().generator.norm
+    train = quick.train.with_overrides(iterations=7, size=None)
+    assert train.iterations == 7 and train.size == quick.train.size
+
+
+def test_lr_decays_at_the_presets_schedule():
+    quick = presets.TEXTURE["quick"].train
+    assert quick.lr_at(0) == quick.lr
+    assert quick.lr_at(quick.lr_decay_start) == quick.lr * quick.lr_decay
+    assert quick.lr_at(quick.iterations - 1) < quick.lr * quick.lr_decay
