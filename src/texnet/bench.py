@@ -680,8 +680,9 @@ def markdown_quality(section: dict[str, Any]) -> list[str]:
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "crops = real non-overlapping crops of the exemplar (what a perfect generator would score); "
               "opt = optimisation (L-BFGS from noise, "
-              f"{c['opt_iterations']} evaluations) with the Gram loss (Gatys et al.) or the sliced Wasserstein loss "
-              "(Heitz et al.); `P / opt gram` = preset P's distance over the Gram optimisation's; shift similarity = "
+              f"{c['opt_iterations']} evaluations) with the Gram loss (Gatys et al.)"
+              + (" or the sliced Wasserstein loss (Heitz et al.)" if "swd" in opt_losses else "")
+              + "; `P / opt gram` = preset P's distance over the Gram optimisation's; shift similarity = "
               "best normalised cross-correlation between samples of different seeds over all shifts (1 = shifted "
               "copies); pixel diversity = mean absolute pixel difference between seeds."]
     return lines
