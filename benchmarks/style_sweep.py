@@ -54,6 +54,13 @@ ARMS: dict[str, tuple[str, dict, dict, float]] = {
     # stage 2: the two levers of stage 1 (content weight, style scale) together
     "alpha2-style256": ("stage 2: content weight 2 + style scale 256", {}, {"content_weight": 2.0, "style_size": 256},
                         1.0),
+    # stage 3: 'standard' candidates (at most 45 minutes): the stage-2 recipe trained longer, at the measuring scale
+    "standard-256-b1-1500": ("stage 3: standard candidate", {"size": 256, "batch_size": 1, "iterations": 1500,
+                                                             "lr_decay_start": 750, "lr_decay_every": 150},
+                             {"content_weight": 2.0, "style_size": 256}, 1.0),
+    "standard-128-b2-2400": ("stage 3: standard candidate", {"iterations": 2400, "lr_decay_start": 1200,
+                                                             "lr_decay_every": 240},
+                             {"content_weight": 2.0, "style_size": 256}, 1.0),
 }
 
 

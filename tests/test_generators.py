@@ -117,3 +117,22 @@ def test_instance_norm_texture_generator_samples_large_sizes_in_strips():
     # statistics come from a smaller sample of the same seed: close to, not equal to, one pass
     assert (strips - whole).abs().mean() < 0.05
     assert not g.is_local()  # the frozen statistics are released after sampling
+
+
+def test_instance_norm_matches_pytorchs_and_its_gradients():
+    """texnet's InstanceNorm (statistics from two reductions, one scale and shift) is instance norm."""
+    from texnet.generators import InstanceNorm
+
+    torch.manual_seed(0)
+    norm = InstanceNorm(5)
+    norm.weight.data.uniform_(0.5, 1.5)
+    norm.bias.data.uniform_(-0.5, 0.5)
+    x = (torch.randn(2, 5, 9, 7) * 3 + 4).requires_grad_()  # an offset mean, as after a convolution
+    ours = norm(x)
+    ref = torch.nn.functional.instance_norm(x, weight=norm.weight, bias=norm.bias, eps=norm.eps)
+    assert torch.allclose(ours, ref, atol=1e-4)
+    g1, = torch.autograd.grad(ours.square().sum(), x)
+    g2, = torch.autograd.grad(ref.square().sum(), x)
+    assert torch.allclose(g1, g2, atol=1e-3)
+    flat = norm(torch.full((1, 5, 1, 1), 2.0))  # a 1x1 map normalises to 0: the output is the bias
+    assert torch.allclose(flat, norm.bias.view(1, 5, 1, 1), atol=1e-3)
