@@ -61,7 +61,13 @@ ARMS: dict[str, tuple[str, dict, dict, float]] = {
     "standard-128-b2-2400": ("stage 3: standard candidate", {"iterations": 2400, "lr_decay_start": 1200,
                                                              "lr_decay_every": 240},
                              {"content_weight": 2.0, "style_size": 256}, 1.0),
+    # test-time noise on the quick recipe's model (speckle: noise0 took the base model's from 0.11 to 0.034)
+    "quick-noise0": ("stage 3: test-time noise scale", {}, {"content_weight": 2.0, "style_size": 256}, 0.0),
+    "quick-noise0.5": ("stage 3: test-time noise scale", {}, {"content_weight": 2.0, "style_size": 256}, 0.5),
 }
+# arms that only change test-time settings, and the arm whose model they use
+TEST_TIME = {"noise0": "base", "noise3": "base", "quick-noise0": "alpha2-style256",
+             "quick-noise0.5": "alpha2-style256"}
 
 
 def style_config(overrides: dict):
@@ -86,8 +92,8 @@ def run_arm(arm: str, style: str, bench_cfg, log) -> dict:
     root = Path(bench_cfg.dev_images)
     train = TrainConfig(**{**BASE_TRAIN, **train_over, "device": "cpu"})
     cfg = style_config(style_over)
-    # test-time arms reuse the base model: only the noise scale differs
-    trained_arm = "base" if not train_over and not style_over else arm
+    # test-time arms reuse another arm's model: only the noise scale differs
+    trained_arm = TEST_TIME.get(arm, arm)
     model = ROOT / "models" / f"{trained_arm}_{Path(style).stem}.texnet"
     seconds = None
     if not model.exists():
