@@ -71,6 +71,11 @@ ARMS: dict[str, tuple[str, dict, dict]] = {
     # Real crops of gravel at 128 px score 40x more on relu5_1 than on relu2_1 (relative swd): with relative
     # weights, relu5_1's noise floor dominates the loss. Stage 2b: the quick recipe without it.
     "swd-no5": ("stage 2: layers (no relu5_1)", QUICK, {"loss": "swd", "layers": NO_RELU5}),
+    # Improved Texture Networks on the quick recipe: instance norm, the diversity term, both
+    "quick-instance": ("stage 2: norm (Improved TN)", QUICK, {"loss": "swd", "generator": {"norm": "instance"}}),
+    "quick-diversity": ("stage 2: diversity term (Improved TN)", QUICK, {"loss": "swd", "diversity": 0.1}),
+    "quick-instance-diversity": ("stage 2: both (Improved TN)", QUICK,
+                                 {"loss": "swd", "diversity": 0.1, "generator": {"norm": "instance"}}),
     # stage 3: a 'standard' candidate (about 25 minutes): train at the measuring size
     "swd-256-b1-1300": ("stage 3: standard candidate", {"size": 256, "batch_size": 1, "iterations": 1300,
                                                         "lr_decay_start": 650, "lr_decay_every": 130},
