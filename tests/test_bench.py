@@ -50,3 +50,20 @@ def test_quick_bench_smoke_run(tmp_path, hed_descriptor_spec):
     again = json.loads((tmp_path / "bench.json").read_text())["sections"]
     assert again["quality"] == sections["quality"] and again["speed"]["date"] >= sections["speed"]["date"]
     assert result["sections"]["speed"]["data"]
+
+
+def test_legacy_stylize_is_the_same_function_with_texnet_0_1s_instance_norm():
+    """The bench's 0.1 baseline swaps in the old instance-norm arithmetic, and only for that call."""
+    import torch
+
+    from texnet.bench import _legacy_stylize
+    from texnet.generators import GeneratorConfig, MultiScaleGenerator
+
+    torch.manual_seed(0)
+    g = MultiScaleGenerator(GeneratorConfig(scales=3, content_channels=3, norm="instance")).eval()
+    photo = torch.rand(1, 3, 24, 20)
+    noise = g.make_noise(1, 24, 20, torch.Generator().manual_seed(0), photo.device)
+    with torch.no_grad():
+        now = g(noise, photo).clamp(0, 1)
+    assert torch.allclose(_legacy_stylize(g, photo), now, atol=1e-4)
+    assert "forward" not in vars(next(m for m in g.modules() if type(m).__name__ == "InstanceNorm"))

@@ -28,3 +28,13 @@ def test_lr_decays_at_the_presets_schedule():
     assert quick.lr_at(0) == quick.lr
     assert quick.lr_at(quick.lr_decay_start) == quick.lr * quick.lr_decay
     assert quick.lr_at(quick.iterations - 1) < quick.lr * quick.lr_decay
+
+
+def test_style_standard_preset_sets_the_measured_content_weight_and_style_scale():
+    from texnet.style import StyleConfig
+
+    standard = presets.STYLE["standard"]
+    cfg = presets.apply(StyleConfig(), standard.settings, {"content_weight": None})
+    assert cfg.content_weight == 1.5 and cfg.style_size == 256
+    assert presets.apply(StyleConfig(), standard.settings, {"content_weight": 3.0}).content_weight == 3.0
+    assert standard.train.size == 256 and standard.train.iterations > presets.STYLE["quick"].train.iterations

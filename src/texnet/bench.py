@@ -16,6 +16,8 @@ Writes bench.json, bench.md, bench.png and the pictures to the output folder.
 
 from __future__ import annotations
 
+import functools
+
 import json
 import os
 import platform
@@ -575,11 +577,28 @@ def bench_inference(cfg: BenchConfig, out: Path, log: Log) -> dict[str, Any]:
     return result
 
 
+def _instance_norm_0_1(norm: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Instance norm as texnet 0.1.0 computed it: centred variance, then normalise, scale and shift."""
+    mean = x.mean(dim=(2, 3), keepdim=True)
+    var = (x - mean).pow(2).mean(dim=(2, 3), keepdim=True)
+    x = (x - mean) / torch.sqrt(var + norm.eps)
+    return x * norm.weight.view(1, -1, 1, 1) + norm.bias.view(1, -1, 1, 1)
+
+
 @torch.no_grad()
 def _legacy_stylize(generator: Any, photo: torch.Tensor) -> Any:
-    """texnet 0.1.0's one-pass stylization: torch noise, unfolded model, no_grad."""
+    """texnet 0.1.0's one-pass stylization: torch noise, unfolded model, its instance norm, no_grad."""
+    from texnet.generators import InstanceNorm
+
     noise = generator.make_noise(1, photo.shape[2], photo.shape[3], torch.Generator().manual_seed(0), photo.device)
-    return generator(noise, photo).clamp(0, 1)
+    norms = [m for m in generator.modules() if isinstance(m, InstanceNorm)]
+    for m in norms:
+        m.forward = functools.partial(_instance_norm_0_1, m)
+    try:
+        return generator(noise, photo).clamp(0, 1)
+    finally:
+        for m in norms:
+            del m.forward
 
 
 def _peer_timing(cfg: BenchConfig, device: torch.device) -> dict[str, Any] | None:
