@@ -61,6 +61,9 @@ ARMS: dict[str, tuple[str, dict, dict, float]] = {
     "standard-128-b2-2400": ("stage 3: standard candidate", {"iterations": 2400, "lr_decay_start": 1200,
                                                              "lr_decay_every": 240},
                              {"content_weight": 2.0, "style_size": 256}, 1.0),
+    "standard-alpha1.5": ("stage 3: standard candidate, content weight 1.5",
+                          {"size": 256, "batch_size": 1, "iterations": 1500, "lr_decay_start": 750,
+                           "lr_decay_every": 150}, {"content_weight": 1.5, "style_size": 256}, 1.0),
     # test-time noise on the quick recipe's model (speckle: noise0 took the base model's from 0.11 to 0.034)
     "quick-noise0": ("stage 3: test-time noise scale", {}, {"content_weight": 2.0, "style_size": 256}, 0.0),
     "quick-noise0.5": ("stage 3: test-time noise scale", {}, {"content_weight": 2.0, "style_size": 256}, 0.5),
