@@ -83,7 +83,8 @@ STYLE = {
     # benchmarks/style/sweep.md, stage 3: the quick recipe's levers at the measuring scale (256 px crops, batch 1,
     # 1500 iterations) with content weight 1.5 gave The Starry Night 1.49x the optimisation's style distance
     # (weight 2: 1.69x), its blues, yellows and strokes, the photos still recognisable; 1160 s of training.
-    # The Scream: 1.32x (quick 1.47x), Munch's orange waves over recognisable photos; 1170 s.
+    # The Scream: 1.32x (quick 1.47x), Munch's orange waves over recognisable photos; Woman with a Hat: 1.25x,
+    # Matisse's lavender and salmon patches with dark outlines. 1158-1191 s of training for each.
     "standard": Preset(TrainConfig(size=256, batch_size=1, iterations=1500, lr=0.05, lr_decay=0.7, lr_decay_start=750,
                                    lr_decay_every=150, preview_every=100), {"content_weight": 1.5, "style_size": 256},
                        "256 px crops, batch 1, 1500 iterations, content weight 1.5, painting at 256 px"),
