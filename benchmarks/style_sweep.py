@@ -33,6 +33,8 @@ STYLES = ("starry_night.jpg", "the_scream.jpg", "woman-with-hat-matisse.jpg")
 BASE_TRAIN = dict(size=128, batch_size=2, iterations=600, lr=0.05, lr_decay=0.7, lr_decay_start=300,
                   lr_decay_every=60, preview_every=0, checkpoint_every=0, seed=0)
 BASE_STYLE: dict = dict(loss="gram", precision="bf16", content_weight=5.0)
+QUICK_STYLE = {"content_weight": 2.0, "style_size": 256}  # the quick preset's style settings (stage 2)
+STANDARD_TRAIN = {"size": 256, "batch_size": 1, "iterations": 1500, "lr_decay_start": 750, "lr_decay_every": 150}
 ARMS: dict[str, tuple[str, dict, dict, float]] = {
     # name: (factor, train overrides, style overrides ("generator": GeneratorConfig fields), test-time noise scale)
     "base": ("-", {}, {}, 1.0),
@@ -52,21 +54,16 @@ ARMS: dict[str, tuple[str, dict, dict, float]] = {
     "augment": ("content augmentation", {}, {"augment": True}, 1.0),
     "tv": ("total variation", {}, {"tv_weight": 20.0}, 1.0),
     # stage 2: the two levers of stage 1 (content weight, style scale) together
-    "alpha2-style256": ("stage 2: content weight 2 + style scale 256", {}, {"content_weight": 2.0, "style_size": 256},
-                        1.0),
+    "alpha2-style256": ("stage 2: content weight 2 + style scale 256", {}, QUICK_STYLE, 1.0),
     # stage 3: 'standard' candidates (at most 45 minutes): the stage-2 recipe trained longer, at the measuring scale
-    "standard-256-b1-1500": ("stage 3: standard candidate", {"size": 256, "batch_size": 1, "iterations": 1500,
-                                                             "lr_decay_start": 750, "lr_decay_every": 150},
-                             {"content_weight": 2.0, "style_size": 256}, 1.0),
+    "standard-256-b1-1500": ("stage 3: standard candidate", STANDARD_TRAIN, QUICK_STYLE, 1.0),
     "standard-128-b2-2400": ("stage 3: standard candidate", {"iterations": 2400, "lr_decay_start": 1200,
-                                                             "lr_decay_every": 240},
-                             {"content_weight": 2.0, "style_size": 256}, 1.0),
-    "standard-alpha1.5": ("stage 3: standard candidate, content weight 1.5",
-                          {"size": 256, "batch_size": 1, "iterations": 1500, "lr_decay_start": 750,
-                           "lr_decay_every": 150}, {"content_weight": 1.5, "style_size": 256}, 1.0),
+                                                             "lr_decay_every": 240}, QUICK_STYLE, 1.0),
+    "standard-alpha1.5": ("stage 3: standard candidate, content weight 1.5", STANDARD_TRAIN,
+                          {**QUICK_STYLE, "content_weight": 1.5}, 1.0),
     # test-time noise on the quick recipe's model (speckle: noise0 took the base model's from 0.11 to 0.034)
-    "quick-noise0": ("stage 3: test-time noise scale", {}, {"content_weight": 2.0, "style_size": 256}, 0.0),
-    "quick-noise0.5": ("stage 3: test-time noise scale", {}, {"content_weight": 2.0, "style_size": 256}, 0.5),
+    "quick-noise0": ("stage 3: test-time noise scale", {}, QUICK_STYLE, 0.0),
+    "quick-noise0.5": ("stage 3: test-time noise scale", {}, QUICK_STYLE, 0.5),
 }
 # arms that only change test-time settings, and the arm whose model they use
 TEST_TIME = {"noise0": "base", "noise3": "base", "quick-noise0": "alpha2-style256",

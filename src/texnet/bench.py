@@ -17,7 +17,6 @@ Writes bench.json, bench.md, bench.png and the pictures to the output folder.
 from __future__ import annotations
 
 import functools
-
 import json
 import os
 import platform

@@ -398,9 +398,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_options(p, _presets().STYLE)
     d = _add_loss_options(p, "style")
     d.add_argument("--content-weight", type=_nonneg_float, default=None, metavar="ALPHA",
-                   help="weight of the content loss against the style loss (quick preset: 2, otherwise 5; higher keeps more content)")
+                   help="weight of the content loss against the style loss (default: the preset's, see --preset; "
+                        "without one 5; higher keeps more content)")
     d.add_argument("--style-size", type=_positive_int, metavar="N",
-                   help="rescale the style image so its longer side is N px (quick preset: 256; otherwise its own scale)")
+                   help="rescale the style image so its longer side is N px (default: the preset's, see --preset; "
+                        "without one its own scale)")
     g = p.add_argument_group("generator")
     g.add_argument("--norm", choices=("batch", "instance"), default=None,
                    help="normalisation layers: instance (the authors' follow-up; default) or batch (paper)")
