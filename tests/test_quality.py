@@ -74,3 +74,18 @@ def test_speckle_sees_dots_in_dark_flat_regions_only():
     dotted[:, 5:30:6, 5:30:6] = 1.0  # white dots in the dark flat half
     assert speckle(clean, photo) < 0.01 < speckle(dotted, photo)
     assert speckle(clean, torch.rand(3, 64, 64)) is None  # no dark flat region to judge
+
+
+def test_structure_sees_layout_not_colour_or_blank_images():
+    from texnet.quality import structure
+
+    g = torch.Generator().manual_seed(0)
+    photo = torch.rand(1, 16, 24, 24, generator=g)
+    assert structure(photo, photo) == pytest.approx(1.0)
+    assert structure(photo * 3 + 5, photo) == pytest.approx(1.0, abs=1e-5)  # per-channel level and gain do not count
+    assert structure(torch.ones_like(photo), photo) == pytest.approx(0.0, abs=1e-6)  # a blank image keeps no layout
+    other = torch.rand(1, 16, 24, 24, generator=g)
+    assert abs(structure(other, photo)) < 0.1
+    edge = torch.zeros(1, 16, 24, 24)
+    edge[..., :2, :] = 1.0  # the same border pattern on both: dropped, so it does not count as shared layout
+    assert abs(structure(other + edge, photo + edge)) < 0.1

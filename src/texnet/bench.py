@@ -415,6 +415,7 @@ def dev_images(cfg: BenchConfig) -> Path | None:
 
 def bench_style_quality(cfg: BenchConfig, out: Path, log: Log) -> list[dict[str, Any]]:
     """Each style preset and the optimisation baseline on photos outside the content pool, measured."""
+    from texnet.quality import contact_sheet, stack
     from texnet.style import load_style_model
 
     root = dev_images(cfg)
@@ -422,27 +423,34 @@ def bench_style_quality(cfg: BenchConfig, out: Path, log: Log) -> list[dict[str,
         log("[style quality] skipped: no development images (set TEXNET_DEV_IMAGES to a folder with styles/ and photos/)")
         return []
     device = resolve_device(cfg.device)
-    rows = []
+    rows: list[dict[str, Any]] = []
+    grid: list[list[tuple[str, torch.Tensor]]] = []
     for style_name in cfg.styles:
         style = str(root / "styles" / style_name)
         generators = {p: load_style_model(style_model(style, p, cfg, out, log), device)[0] for p in cfg.style_presets}
         rows += measure_style(style, generators, cfg, out, log,
-                              out / "style_quality" / f"{Path(style_name).stem}_sheet.jpg")
+                              out / "style_quality" / f"{Path(style_name).stem}_sheet.jpg", grid=grid)
+    if not grid:
+        return rows
+    with atomic_path(out / "style_quality" / "grid.jpg") as tmp:  # the README's picture: one photo per style
+        stack([contact_sheet(r, size=192) for r in grid]).save(tmp, format="JPEG", quality=90)
     return rows
 
 
 def measure_style(style: str, generators: dict[str, Any], cfg: BenchConfig, out: Path, log: Log,
-                  sheet_path: Path | None = None, noise_scale: float = 1.0) -> list[dict[str, Any]]:
+                  sheet_path: Path | None = None, noise_scale: float = 1.0,
+                  grid: list | None = None) -> list[dict[str, Any]]:
     """Stylize the development photos with each generator and by optimisation; distances to style and photo.
 
-    One row per photo: {label: {gram, swd, color, content, ...}} for each generator label and
-    'optimisation'. With `sheet_path`, also a contact sheet: photo, style, each result.
+    One row per photo: {label: {gram, swd, color, content, structure, speckle}} for each generator
+    label and 'optimisation'. With `sheet_path`, also a contact sheet: photo, style, each result;
+    with `grid`, the first photo's pictures are appended to it.
     """
     from texnet.descriptor import load_descriptor
     from texnet.images import fit_within, load_array, load_exemplar, resize_array
     from texnet.losses import content_loss
     from texnet.optimize import OptimizeConfig, optimize_style
-    from texnet.quality import QualityMeter, contact_sheet, speckle, stack
+    from texnet.quality import QualityMeter, contact_sheet, speckle, stack, structure
     from texnet.style import StyleConfig, style_layers
     from texnet.stylize import StylizeOptions, TorchBackend, stylize_array
 
@@ -479,12 +487,16 @@ def measure_style(style: str, generators: dict[str, Any], cfg: BenchConfig, out:
             x = torch.from_numpy(np.ascontiguousarray(image))[None].to(device)
             metrics = meter.distances(x)
             with torch.no_grad():
-                metrics["content"] = float(content_loss(descriptor(x), target, scfg.content_layers))
+                features = descriptor(x)
+                metrics["content"] = float(content_loss(features, target, scfg.content_layers))
+                metrics["structure"] = structure(features[scfg.content_layers[0]], target[scfg.content_layers[0]])
             metrics["speckle"] = speckle(x[0].cpu(), torch.from_numpy(photo))
             row[label] = metrics
         rows.append(row)
         sheet_rows.append([("photo", torch.from_numpy(photo)), ("style", style_image[0])]
                           + [(label, torch.from_numpy(np.ascontiguousarray(img))) for label, img in images.items()])
+    if grid is not None and sheet_rows:
+        grid.append(sheet_rows[0])
     if sheet_path is not None:
         sheet = stack([contact_sheet(r, size=192) for r in sheet_rows])
         with atomic_path(sheet_path) as tmp:
@@ -722,17 +734,18 @@ def markdown_style_quality(section: dict[str, Any]) -> list[str]:
     c = section["config"]
     presets = c["style_presets"]
     labels = [*presets, "optimisation"]
-    head = (["style", "photo"] + [f"swd {p}" for p in labels] + [f"gram {p}" for p in labels]
-            + [f"content {p}" for p in labels] + [f"{p} swd / opt" for p in presets])
-    lines = ["Distances of the stylized photo (longer side "
-             f"{c['style_quality_size']} px) to the painting (longer side "
-             f"{c['style_measure_size']} px): sliced Wasserstein (swd) and Gram (texnet.quality); "
-             "content = relative relu4_2 error to the photo. Lower is better for all.", "",
+    head = (["style", "photo"] + [f"swd {p}" for p in labels] + [f"{p} swd / opt" for p in presets]
+            + [f"content {p}" for p in labels] + [f"structure {p}" for p in labels])
+    lines = ["Sliced Wasserstein distance (swd, texnet.quality) of the stylized photo (longer side "
+             f"{c['style_quality_size']} px) to the painting (longer side {c['style_measure_size']} px), "
+             "lower is better; content = relative relu4_2 error to the photo, lower is better; structure = "
+             "centred correlation of relu4_2 features with the photo's, higher is better (1 = the photo's "
+             "layout; another photo scores about 0.2, see benchmarks/content_scale.py).", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in section["data"]:
         cells = ([Path(r["style"]).stem, Path(r["photo"]).stem] + [_fmt(r[p]["swd"]) for p in labels]
-                 + [_fmt(r[p]["gram"]) for p in labels] + [_fmt(r[p]["content"]) for p in labels]
-                 + [_fmt(r[p]["swd"] / r["optimisation"]["swd"]) for p in presets])
+                 + [_fmt(r[p]["swd"] / r["optimisation"]["swd"]) for p in presets]
+                 + [_fmt(r[p]["content"]) for p in labels] + [_fmt(r[p].get("structure")) for p in labels])
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 

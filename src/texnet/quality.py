@@ -13,7 +13,11 @@ real random crops of the exemplar, the floor a perfect generator would reach:
 * ``diversity``: mean absolute pixel difference between samples of different seeds, and
   ``shift_similarity``: their best normalised cross-correlation over all circular shifts
   (1 means "the same texture, shifted"; samples that only move a layout around score high);
-* ``seam``: the jump across a 2x2 tiling's seams over the jump across interior grid lines.
+* ``seam``: the jump across a 2x2 tiling's seams over the jump across interior grid lines;
+* ``structure`` (stylization): the correlation of a stylized image's relu4_2 features with the
+  photo's, each channel centred over the image: 1 for the photo itself, about 0 for an
+  unrelated picture or a blank one (the relative content error cannot tell a blank image
+  from a recognisable stylization: see benchmarks/content_scale.py).
 """
 
 from __future__ import annotations
@@ -168,6 +172,26 @@ def speckle(stylized: torch.Tensor, photo: torch.Tensor, dark: float = 0.25, fla
     out = stylized.float().reshape(-1, *stylized.shape[-2:]).mean(0)[None, None]
     blur = F.avg_pool2d(F.pad(out, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
     return float((out - blur).abs()[mask].mean())
+
+
+def structure(features: torch.Tensor, photo_features: torch.Tensor, border: int = 2) -> float:
+    """Centred correlation of two (1, C, H, W) feature maps: does the image keep the photo's layout?
+
+    Each channel's spatial mean is removed first, so colour and overall activation level (which
+    stylization is meant to change) do not count; what is left is where things are. `border`
+    cells are dropped on each side: the descriptor's zero padding gives every image the same
+    edge pattern, which would otherwise make unrelated images correlate.
+    """
+    h, w = features.shape[-2:]
+    if min(h, w) > 4 * border:
+        features = features[..., border:h - border, border:w - border]
+        photo_features = photo_features[..., border:h - border, border:w - border]
+    a = features.float().flatten(2)
+    b = photo_features.float().flatten(2)
+    a = a - a.mean(dim=2, keepdim=True)
+    b = b - b.mean(dim=2, keepdim=True)
+    denominator = (a.square().sum() * b.square().sum()).sqrt().clamp_min(1e-12)
+    return float((a * b).sum() / denominator)
 
 
 def exemplar_crops(exemplar: torch.Tensor, size: int, n: int = 8) -> torch.Tensor | None:
