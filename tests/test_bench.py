@@ -51,6 +51,27 @@ def test_quick_bench_smoke_run(tmp_path, hed_descriptor_spec):
     assert again["quality"] == sections["quality"] and again["speed"]["date"] >= sections["speed"]["date"]
     assert result["sections"]["speed"]["data"]
 
+    # a preset can run on some exemplars only (--presets quick standard=brick): the others show "-"
+    mixed = replace(BenchConfig.quick(), sections=("quality",), quality_presets=("quick", "standard"),
+                    preset_exemplars={"standard": ("brick",)})
+    run(mixed, tmp_path, log=lambda *a: None)
+    rows = {r["exemplar"]: r for r in json.loads((tmp_path / "bench.json").read_text())["sections"]["quality"]["data"]}
+    assert set(rows["brick"]["presets"]) == {"quick", "standard"} and set(rows["ihc"]["presets"]) == {"quick"}
+    ihc_line = next(line for line in (tmp_path / "bench.md").read_text().splitlines() if line.startswith("| ihc |"))
+    assert "| - |" in ihc_line and "`standard` ran only on brick" in (tmp_path / "bench.md").read_text()
+
+
+def test_bench_refuses_unknown_presets_and_exemplars(tmp_path):
+    import pytest
+
+    from texnet.errors import TexnetError
+
+    with pytest.raises(TexnetError, match="unknown preset 'fast'"):
+        run(BenchConfig(sections=("quality",), quality_presets=("fast",)), tmp_path, log=lambda *a: None)
+    with pytest.raises(TexnetError, match="pebbles is not a quality exemplar"):
+        run(BenchConfig(sections=("quality",), preset_exemplars={"standard": ("pebbles",)}), tmp_path,
+            log=lambda *a: None)
+
 
 def test_legacy_stylize_is_the_same_function_with_texnet_0_1s_instance_norm():
     """The bench's 0.1 baseline swaps in the old instance-norm arithmetic, and only for that call."""

@@ -141,3 +141,16 @@ def test_runtime_works_with_torch_unimportable(tmp_path):
     save_model(tmp_path / "model.texnet", t, {"kind": "texture"})
     proc = run("sample", tmp_path / "model.texnet", "-o", tmp_path / "x.png")
     assert proc.returncode == 1 and "needs PyTorch" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_equal_weights_export_to_a_graph_onnxruntime_accepts(tmp_path):
+    """An untrained instance-norm generator has equal norm weights; the exporter shares them through
+    Identity nodes, which onnxruntime's optimiser rejected. Each use gets its own copy instead."""
+    from texnet.generators import MultiScaleGenerator
+
+    torch.manual_seed(0)
+    g = MultiScaleGenerator(GeneratorConfig(scales=3, norm="instance")).eval()
+    model = OnnxModel(export_onnx(g, {"kind": "texture"}, tmp_path / "fresh.onnx"))
+    with torch.inference_mode():
+        expected = g.sample(24, 40, seed=1)[0].numpy()
+    assert np.abs(model.sample(40, 24, seed=1) - expected).max() <= TOLERANCE  # runtime: width, height

@@ -24,7 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -55,6 +55,8 @@ class BenchConfig:
     # quality
     quality_exemplars: tuple[str, ...] = ("brick", "gravel", "grass", "ihc", "hubble-crop", "coins")
     quality_presets: tuple[str, ...] = ("quick", "standard")
+    # presets named here run only on the listed exemplars (training `standard` everywhere takes hours)
+    preset_exemplars: dict[str, tuple[str, ...]] = field(default_factory=dict)
     quality_size: int = 256  # size at which samples, optimisation and crops are compared
     quality_seeds: int = 4
     opt_losses: tuple[str, ...] = ("gram",)  # the reference; ("gram", "swd") adds an swd optimisation
@@ -330,6 +332,8 @@ def bench_quality(name: str, cfg: BenchConfig, out: Path, log: Log) -> dict[str,
     reference = row["opt"].get("gram") or next(iter(row["opt"].values()))
     sheets = {}
     for preset in cfg.quality_presets:
+        if name not in cfg.preset_exemplars.get(preset, (name,)):
+            continue
         model = texture_model(name, preset, cfg, out, log)
         generator, meta = load_texture_model(model, device)
         samples = torch.cat([generator.sample(q, q, seed=s) for s in range(1, cfg.quality_seeds + 1)]).cpu()
@@ -339,12 +343,14 @@ def bench_quality(name: str, cfg: BenchConfig, out: Path, log: Log) -> dict[str,
                                   "swd_vs_opt_swd": metrics["swd"] / row["opt"]["swd"]["swd"] if "swd" in row["opt"] else None}
         sheets[preset] = samples
     floor = crops[0] if crops is not None else exemplar[0, :, :q, :q]
-    best = cfg.quality_presets[-1]
+    best = list(sheets)[-1]
     sheet = contact_sheet([("exemplar crop", floor)] + [(f"{best} seed {i + 1}", x) for i, x in enumerate(sheets[best])]
                           + [(f"optimisation ({loss})", img) for loss, img in opt_images.items()])
     with atomic_path(out / "quality" / f"{stem}_sheet.jpg") as tmp:
         sheet.save(tmp, format="JPEG", quality=90)
-    row["grid"] = [floor] + [sheets[p][0] for p in cfg.quality_presets] + [opt_images[next(iter(opt_images))]]
+    blank = torch.ones_like(floor)  # a preset not run on this exemplar: a white tile keeps the grid's columns
+    row["grid"] = ([floor] + [sheets[p][0] if p in sheets else blank for p in cfg.quality_presets]
+                   + [opt_images[next(iter(opt_images))]])
     return row
 
 
@@ -696,12 +702,13 @@ def markdown_quality(section: dict[str, Any]) -> list[str]:
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in section["data"]:
         crops = r["crops"] or {}
-        ps = [r["presets"][p] for p in presets]
+        ps = [r["presets"].get(p, {}) for p in presets]  # {}: the preset was not run on this exemplar
         ref = r["opt"].get("gram", {})
         cells = ([r["exemplar"], str(r.get("size", c["quality_size"])), _fmt(crops.get("swd"), missing="-")]
-                 + [_fmt(r["opt"][loss]["swd"]) for loss in opt_losses] + [_fmt(p["swd"]) for p in ps]
-                 + [_fmt(p.get("swd_ratio"), missing="-") for p in ps] + [_fmt(p["train_seconds"]) for p in ps]
-                 + [" / ".join([_fmt(crops.get("color"), missing="-")] + [_fmt(p["color"]) for p in ps]
+                 + [_fmt(r["opt"][loss]["swd"]) for loss in opt_losses] + [_fmt(p.get("swd"), missing="-") for p in ps]
+                 + [_fmt(p.get("swd_ratio"), missing="-") for p in ps]
+                 + [_fmt(p.get("train_seconds"), missing="-") for p in ps]
+                 + [" / ".join([_fmt(crops.get("color"), missing="-")] + [_fmt(p.get("color"), missing="-") for p in ps]
                                + [_fmt(ref.get("color"), missing="-")]),
                     " / ".join([_fmt(crops.get("shift_similarity"), missing="-")]
                                + [_fmt(p.get("shift_similarity"), missing="-") for p in ps]),
@@ -714,7 +721,9 @@ def markdown_quality(section: dict[str, Any]) -> list[str]:
               + (" or the sliced Wasserstein loss (Heitz et al.)" if "swd" in opt_losses else "")
               + "; `P / opt gram` = preset P's distance over the Gram optimisation's; shift similarity = "
               "best normalised cross-correlation between samples of different seeds over all shifts (1 = shifted "
-              "copies); pixel diversity = mean absolute pixel difference between seeds."]
+              "copies); pixel diversity = mean absolute pixel difference between seeds."
+              + "".join(f" `{p}` ran only on {', '.join(ex)} (`-` elsewhere)." for p, ex in
+                        c.get("preset_exemplars", {}).items() if p in presets)]
     return lines
 
 
@@ -819,6 +828,16 @@ def run(cfg: BenchConfig, out: str | Path, extra: list[str] | None = None, log: 
         raise TexnetError(f"unknown bench section(s) {', '.join(unknown)}: use {', '.join(SECTIONS)}")
     if extra:
         cfg.quality_exemplars = tuple(cfg.quality_exemplars) + tuple(extra)
+    from texnet import presets
+
+    for preset in {*cfg.quality_presets, *cfg.style_presets, *cfg.preset_exemplars}:
+        if preset not in presets.TEXTURE or preset not in presets.STYLE:
+            raise TexnetError(f"unknown preset {preset!r}: use {', '.join(presets.TEXTURE)}")
+    for preset, names in cfg.preset_exemplars.items():
+        stray = [n for n in names if n not in cfg.quality_exemplars]
+        if stray:
+            raise TexnetError(f"--presets {preset}=...: {', '.join(stray)} is not a quality exemplar "
+                              f"({', '.join(cfg.quality_exemplars)})")
     device = resolve_device(cfg.device)
     torch.manual_seed(0)
     result = load_results(out / "bench.json")

@@ -190,7 +190,13 @@ def cmd_bench(args: argparse.Namespace) -> None:
     if args.sections:
         cfg = replace(cfg, sections=tuple(args.sections))
     if args.presets:
-        cfg = replace(cfg, quality_presets=tuple(args.presets), style_presets=tuple(args.presets))
+        names, only = [], {}
+        for spec in args.presets:
+            name, _, exemplars = spec.partition("=")
+            names.append(name)
+            if exemplars:
+                only[name] = tuple(e for e in exemplars.split(",") if e)
+        cfg = replace(cfg, quality_presets=tuple(names), style_presets=tuple(names), preset_exemplars=only)
     run(cfg, args.out, extra=args.exemplars)
 
 
@@ -462,7 +468,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sections", nargs="+", choices=("speed", "quality", "style", "style-quality", "inference"),
                    help="run only these sections (default: all)")
     p.add_argument("--presets", nargs="+", metavar="PRESET",
-                   help="texture presets the quality section trains and compares (default: quick standard)")
+                   help="presets the quality sections train and compare (default: quick standard); "
+                        "PRESET=NAME,NAME runs that preset's texture rows on those exemplars only, "
+                        "e.g. --presets quick standard=brick,gravel")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     p.add_argument("--out", default="bench-out", metavar="DIR", help="output folder (default bench-out)")
     p.set_defaults(func=cmd_bench)

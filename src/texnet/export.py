@@ -94,6 +94,26 @@ class StyleGraph(nn.Module):
         return image, out
 
 
+def _inline_shared_initializers(model: Any) -> None:
+    """Give each use of a deduplicated weight its own copy instead of an Identity node.
+
+    The exporter stores equal weights once and feeds the other users through Identity nodes
+    (an untrained instance norm's scales are all ones); onnxruntime's graph optimizer then
+    rejects the model ("... is not a graph input, initializer, or output of a previous node").
+    """
+    import onnx
+
+    graph = model.graph
+    initializers = {i.name: i for i in graph.initializer}
+    for node in list(graph.node):
+        if node.op_type == "Identity" and node.input[0] in initializers:
+            copy = onnx.TensorProto()
+            copy.CopyFrom(initializers[node.input[0]])
+            copy.name = node.output[0]
+            graph.initializer.append(copy)
+            graph.node.remove(node)
+
+
 def export_onnx(generator: MultiScaleGenerator, meta: dict[str, Any], output: str | Path) -> Path:
     """Write `generator` as an ONNX graph (batch norm folded) with its metadata; see the module docstring."""
     import onnx
@@ -136,6 +156,7 @@ def export_onnx(generator: MultiScaleGenerator, meta: dict[str, Any], output: st
             except Exception as exc:  # noqa: BLE001 - the exporter raises many types
                 raise TexnetError(f"ONNX export failed: {str(exc).splitlines()[0]}") from None
         model = onnx.load(str(tmp))
+        _inline_shared_initializers(model)
         onnx.helper.set_model_props(model, props)
         model.doc_string = f"texnet {kind} generator: {meta.get('exemplar', meta.get('style', {})).get('file', '')}"
         onnx.save(model, str(tmp))

@@ -1,0 +1,86 @@
+"""Pretrained models by name: resolution (a local file wins), listing, the web default, and the shipped zoo's gate."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from texnet import zoo
+from texnet.cli import main
+
+
+@pytest.fixture
+def fake_zoo(tmp_path, monkeypatch):
+    """A zoo folder with one tiny texture model (fp16 safetensors + ONNX) and its index entry."""
+    from texnet.export import export_onnx
+    from texnet.generators import GeneratorConfig, MultiScaleGenerator
+    from texnet.modelfile import save_model
+
+    folder = tmp_path / "zoo"
+    folder.mkdir()
+    torch.manual_seed(0)
+    g = MultiScaleGenerator(GeneratorConfig(scales=3, norm="instance")).eval()
+    meta = {"kind": "texture"}
+    save_model(folder / "pebbles.texnet", g, meta, half=True)
+    export_onnx(g, meta, folder / "pebbles.onnx")
+    entry = {"name": "pebbles", "kind": "texture", "file": "pebbles.texnet", "onnx": "pebbles.onnx",
+             "source": "gravel", "licence": "CC0", "preset": "standard", "quality": {"swd_vs_opt": 1.2}}
+    (folder / "index.json").write_text(json.dumps({"preset": "standard", "models": [entry], "refused": []}))
+    monkeypatch.setattr(zoo, "ZOO_DIR", folder)
+    return folder
+
+
+def test_names_resolve_to_the_zoo_and_a_local_file_wins(fake_zoo, tmp_path, monkeypatch):
+    assert zoo.names() == ["pebbles"]
+    assert zoo.resolve("pebbles", "onnx") == fake_zoo / "pebbles.onnx"
+    assert zoo.resolve("pebbles", "texnet") == fake_zoo / "pebbles.texnet"
+    monkeypatch.chdir(tmp_path)
+    Path("pebbles").write_bytes(b"a local file")
+    assert zoo.resolve("pebbles") == Path("pebbles")
+
+
+def test_sample_and_models_by_name(fake_zoo, tmp_path, capsys):
+    out = tmp_path / "p.png"
+    assert main(["sample", "pebbles", "-o", str(out), "--size", "40x24", "--quiet"]) == 0
+    assert Image.open(out).size == (40, 24)
+    assert main(["models", "--sheet", str(tmp_path / "sheet.png")]) == 0
+    listing = capsys.readouterr().out
+    assert "pebbles" in listing and "CC0" in listing and "swd_vs_opt 1.2" in listing
+    assert Image.open(tmp_path / "sheet.png").width > 0
+
+
+def test_unknown_name_is_one_error_line_naming_the_zoo(fake_zoo, tmp_path, capsys):
+    assert main(["sample", "marble", "-o", str(tmp_path / "m.png")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "model not found: marble" in err[0] and "pebbles" in err[0]
+
+
+def test_web_without_models_builds_the_whole_zoo(fake_zoo, tmp_path):
+    assert main(["web", "-o", str(tmp_path / "site")]) == 0
+    assert any(p.suffix == ".onnx" for p in (tmp_path / "site").rglob("*"))
+
+
+def test_shipped_zoo_meets_its_gate_and_size_budget():
+    """What the package ships: every model listed has both files, fp16 weights, and bench numbers past the gate."""
+    import importlib.util
+    import sys
+
+    entries = zoo.entries()
+    if not entries:
+        pytest.skip("no zoo built in this checkout (benchmarks/build_zoo.py)")
+    spec = importlib.util.spec_from_file_location("build_zoo", Path(__file__).parents[1] / "benchmarks" / "build_zoo.py")
+    build = importlib.util.module_from_spec(spec)
+    sys.modules["build_zoo"] = build
+    spec.loader.exec_module(build)
+    from texnet.modelfile import read_metadata
+
+    total = 0
+    for e in entries:
+        for name in (e["file"], e["onnx"]):
+            total += (zoo.ZOO_DIR / name).stat().st_size
+        meta = read_metadata(zoo.ZOO_DIR / e["file"])
+        assert meta["weights_dtype"] == "float16" and meta["zoo"]["licence"] == e["licence"]
+        assert build.passes(e["kind"], e["quality"]), e["name"]
+    assert total < 10 * 2**20
