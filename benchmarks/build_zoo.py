@@ -77,10 +77,19 @@ def style_numbers(bench: dict, painting: str) -> dict | None:
             "photos": len(rows)}
 
 
+def shortfall(kind: str, numbers: dict) -> str:
+    """Why a model does not ship, in words."""
+    why = []
+    gate, what = (TEXTURE_GATE, "sliced Wasserstein") if kind == "texture" else (STYLE_GATE, "style")
+    if numbers["swd_vs_opt"] > gate:
+        why.append(f"{what} distance {numbers['swd_vs_opt']:.2f}x the optimisation's (gate {gate}x)")
+    if kind == "style" and numbers["structure"] < STRUCTURE_GATE:
+        why.append(f"structure {numbers['structure']:.2f} (gate {STRUCTURE_GATE})")
+    return ", ".join(why)
+
+
 def passes(kind: str, numbers: dict) -> bool:
-    if kind == "texture":
-        return numbers["swd_vs_opt"] <= TEXTURE_GATE
-    return numbers["swd_vs_opt"] <= STYLE_GATE and numbers["structure"] >= STRUCTURE_GATE
+    return not shortfall(kind, numbers)
 
 
 def ship(name: str, kind: str, model_path: Path, source: str, licence: str, numbers: dict) -> dict:
@@ -143,7 +152,7 @@ def main() -> int:
         if numbers is None or not model.exists():
             refused.append(f"{name}: no {PRESET} model or bench numbers yet (run the bench's quality sections)")
         elif not passes(kind, numbers):
-            refused.append(f"{name}: below the {PRESET} target ({json.dumps(numbers)})")
+            refused.append(f"{name}: {shortfall(kind, numbers)}")
         else:
             entry = ship(name, kind, model, source, licence, numbers)
             picture = gallery(entry, root)

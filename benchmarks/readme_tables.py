@@ -4,7 +4,9 @@
     python benchmarks/readme_tables.py --check    # exit 1 if the README and the JSON disagree (a test runs this)
 
 A block is the text between `<!-- bench:SECTION -->` and `<!-- /bench:SECTION -->`, where
-SECTION is one of texnet.bench.SECTIONS; it is replaced by that section's table.
+SECTION is one of texnet.bench.SECTIONS; it is replaced by that section's table. The block
+`<!-- zoo -->` ... `<!-- /zoo -->` gets the pretrained models' gallery and bench numbers from
+src/texnet/zoo/index.json (written by benchmarks/build_zoo.py).
 """
 
 from __future__ import annotations
@@ -17,7 +19,28 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 RESULTS = ROOT / "benchmarks" / "results" / "bench.json"
+ZOO_INDEX = ROOT / "src" / "texnet" / "zoo" / "index.json"
 BLOCK = re.compile(r"(<!-- bench:([a-z-]+) -->\n)(.*?)(<!-- /bench:\2 -->)", re.S)
+ZOO_BLOCK = re.compile(r"(<!-- zoo -->\n)(.*?)(<!-- /zoo -->)", re.S)
+
+
+def zoo_markdown(index: dict) -> str:
+    """The gallery: one row per shipped model with its picture and the bench numbers that let it ship."""
+    lines = ["| model | picture | source (licence) | bench numbers |", "|---|---|---|---|"]
+    for e in index["models"]:
+        q = e["quality"]
+        if e["kind"] == "texture":
+            numbers = (f"sliced Wasserstein distance {q['swd_vs_opt']:.2f}x the optimisation's; "
+                       f"{q['train_seconds']:.0f} s of training")
+        else:
+            numbers = (f"style distance {q['swd_vs_opt']:.2f}x the optimisation's, structure {q['structure']:.2f} "
+                       f"(optimisation {q['structure_optimisation']:.2f}), over {q['photos']} photos")
+        picture = f"![{e['name']}]({e['gallery']})" if e.get("gallery") else "-"
+        lines.append(f"| `{e['name']}` ({e['kind']}) | {picture} | {e['source']} ({e['licence']}) | {numbers} |")
+    if index.get("refused"):
+        lines += ["", "Not shipped (below the `standard` targets, or not yet trained):", ""]
+        lines += [f"* {line}" for line in index["refused"]]
+    return "\n".join(lines) + "\n"
 
 
 def render(readme: str, results: dict) -> str:
@@ -30,7 +53,11 @@ def render(readme: str, results: dict) -> str:
             raise SystemExit(f"README has a bench:{name} block but {RESULTS} has no '{name}' section")
         return match.group(1) + markdown_section(name, section) + match.group(4)
 
-    return BLOCK.sub(replace, readme)
+    readme = BLOCK.sub(replace, readme)
+    if ZOO_BLOCK.search(readme):
+        index = json.loads(ZOO_INDEX.read_text()) if ZOO_INDEX.exists() else {"models": [], "refused": []}
+        readme = ZOO_BLOCK.sub(lambda m: m.group(1) + zoo_markdown(index) + m.group(3), readme)
+    return readme
 
 
 def main(argv: list[str]) -> int:
@@ -38,12 +65,12 @@ def main(argv: list[str]) -> int:
     expected = render(readme, json.loads(RESULTS.read_text()))
     if "--check" in argv:
         if expected != readme:
-            print("README.md's bench tables differ from benchmarks/results/bench.json: "
+            print("README.md's bench tables differ from benchmarks/results/bench.json or src/texnet/zoo/index.json: "
                   "run python benchmarks/readme_tables.py", file=sys.stderr)
             return 1
         return 0
     README.write_text(expected)
-    print(f"updated {len(BLOCK.findall(readme))} bench block(s) in {README}")
+    print(f"updated {len(BLOCK.findall(readme)) + len(ZOO_BLOCK.findall(readme))} block(s) in {README}")
     return 0
 
 
