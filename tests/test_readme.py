@@ -36,3 +36,23 @@ def test_the_check_fails_when_a_number_is_edited(tmp_path, monkeypatch):
     assert "| ihc | 10 | 20 |" in readme.read_text() and script.main(["--check"]) == 0
     readme.write_text(readme.read_text().replace("| ihc | 10 |", "| ihc | 9 |"))  # someone edits a number
     assert script.main(["--check"]) == 1
+
+
+def test_zoo_block_comes_from_the_zoo_index(tmp_path, monkeypatch):
+    script = _script()
+    results = tmp_path / "bench.json"
+    results.write_text(json.dumps({"sections": {}}))
+    index = tmp_path / "index.json"
+    index.write_text(json.dumps({"models": [
+        {"name": "starry-night", "kind": "style", "source": "starry_night.jpg", "licence": "public domain",
+         "gallery": "benchmarks/zoo/starry-night.jpg",
+         "quality": {"swd_vs_opt": 1.49, "structure": 0.39, "structure_optimisation": 0.82, "photos": 3}}],
+        "refused": ["gravel: sliced Wasserstein distance 2.07x the optimisation's (gate 1.5x)"]}))
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- zoo -->\n<!-- /zoo -->\nend\n")
+    for name, value in (("README", readme), ("RESULTS", results), ("ZOO_INDEX", index)):
+        monkeypatch.setattr(script, name, value)
+    assert script.main(["--check"]) == 1 and script.main([]) == 0
+    text = readme.read_text()
+    assert "![starry-night](benchmarks/zoo/starry-night.jpg)" in text and "1.49x" in text and "gravel: sliced" in text
+    assert script.main(["--check"]) == 0
