@@ -26,17 +26,12 @@ ZOO_BLOCK = re.compile(r"(<!-- zoo -->\n)(.*?)(<!-- /zoo -->)", re.S)
 
 def zoo_markdown(index: dict) -> str:
     """The gallery: one row per shipped model with its picture and the bench numbers that let it ship."""
+    from texnet.zoo import describe
+
     lines = ["| model | picture | source (licence) | bench numbers |", "|---|---|---|---|"]
     for e in index["models"]:
-        q = e["quality"]
-        if e["kind"] == "texture":
-            numbers = (f"sliced Wasserstein distance {q['swd_vs_opt']:.2f}x the optimisation's; "
-                       f"{q['train_seconds']:.0f} s of training")
-        else:
-            numbers = (f"style distance {q['swd_vs_opt']:.2f}x the optimisation's, structure {q['structure']:.2f} "
-                       f"(optimisation {q['structure_optimisation']:.2f}), over {q['photos']} photos")
         picture = f"![{e['name']}]({e['gallery']})" if e.get("gallery") else "-"
-        lines.append(f"| `{e['name']}` ({e['kind']}) | {picture} | {e['source']} ({e['licence']}) | {numbers} |")
+        lines.append(f"| `{e['name']}` ({e['kind']}) | {picture} | {e['source']} ({e['licence']}) | {describe(e)} |")
     if index.get("refused"):
         lines += ["", "Not shipped (below the `standard` targets, or not yet trained):", ""]
         lines += [f"* {line}" for line in index["refused"]]

@@ -47,7 +47,8 @@ def test_sample_and_models_by_name(fake_zoo, tmp_path, capsys):
     assert Image.open(out).size == (40, 24)
     assert main(["models", "--sheet", str(tmp_path / "sheet.png")]) == 0
     listing = capsys.readouterr().out
-    assert "pebbles" in listing and "CC0" in listing and "swd_vs_opt 1.2" in listing
+    assert "pebbles (texture, standard preset): gravel, CC0" in listing
+    assert "sliced Wasserstein distance 1.20x the optimisation's" in listing
     assert Image.open(tmp_path / "sheet.png").width > 0
 
 

@@ -271,10 +271,9 @@ def cmd_models(args: argparse.Namespace) -> None:
         print("no pretrained models in this texnet (benchmarks/build_zoo.py makes them)")
         return
     for e in rows:
-        q = e.get("quality", {})
-        numbers = ", ".join(f"{k} {v:.3g}" for k, v in q.items() if isinstance(v, (int, float)))
-        print(f"{e['name']:<18} {e['kind']:<8} {e['source']} ({e['licence']}); {e['preset']} preset"
-              + (f"; bench: {numbers}" if numbers else ""))
+        print(f"{e['name']} ({e['kind']}, {e['preset']} preset): {e['source']}, {e['licence']}")
+        if zoo.describe(e):
+            print(f"    bench: {zoo.describe(e)}")
     if args.sheet:
         from texnet.zoo_sheet import write_sheet
 

@@ -35,6 +35,26 @@ def find(name: str) -> dict[str, Any] | None:
     return next((e for e in entries() if e["name"] == name), None)
 
 
+def describe(entry: dict[str, Any]) -> str:
+    """The bench numbers that let a model ship, in words ("" when the entry has none)."""
+    q = entry.get("quality", {})
+    if "swd_vs_opt" not in q:
+        return ""
+    if entry["kind"] == "texture":
+        parts = [f"sliced Wasserstein distance {q['swd_vs_opt']:.2f}x the optimisation's"]
+        if "train_seconds" in q:
+            parts.append(f"{q['train_seconds']:.0f} s of training")
+        return ", ".join(parts)
+    text = f"style distance {q['swd_vs_opt']:.2f}x the optimisation's"
+    if "structure" in q:
+        text += f", structure {q['structure']:.2f}"
+        if "structure_optimisation" in q:
+            text += f" (optimisation {q['structure_optimisation']:.2f})"
+    if "photos" in q:
+        text += f", over {q['photos']} photos"
+    return text
+
+
 def resolve(spec: str | os.PathLike, prefer: str = "auto") -> Path:
     """A model path: the file `spec` when it exists, else the zoo model of that name.
 
@@ -58,4 +78,4 @@ def resolve(spec: str | os.PathLike, prefer: str = "auto") -> Path:
     return ZOO_DIR / entry["onnx" if prefer == "onnx" else "file"]
 
 
-__all__ = ["entries", "names", "find", "resolve", "ZOO_DIR"]
+__all__ = ["entries", "names", "find", "describe", "resolve", "ZOO_DIR"]
