@@ -124,16 +124,19 @@ def table(rows: dict[str, dict]) -> str:
              "result's (Gatys et al., L-BFGS-200 from the photo), mean over the 3 development photos at 384 px; "
              "below 1 is closer to the painting than optimisation. `content`: mean relative relu4_2 error to the "
              "photo (optimisation's in the header row). `speckle`: high-frequency energy where the photo is dark "
-             "and flat (texnet.quality.speckle). `s`: training seconds.", "",
+             "and flat (texnet.quality.speckle). `structure`: centred relu4_2 correlation with the photo "
+             "(texnet.quality.structure; 1 = the photo's layout, another photo about 0.2; measured from this "
+             "session on, `-` for older rows: see content_scale.json). `s`: training seconds.", "",
              "| arm | factor | " + " | ".join(Path(s).stem for s in styles)
-             + " | mean swd/opt | gram/opt | content | speckle | s |",
-             "|---|---|" + "---|" * (len(styles) + 5)]
+             + " | mean swd/opt | gram/opt | content | structure | speckle | s |",
+             "|---|---|" + "---|" * (len(styles) + 6)]
     opt_content = [r["optimisation"]["content"] for v in rows.values() for r in v["photos"]]
     opt_speckle = [r["optimisation"].get("speckle") for v in rows.values() for r in v["photos"]]
+    opt_structure = [r["optimisation"].get("structure") for v in rows.values() for r in v["photos"]]
     lines.append("| optimisation | reference | " + " | ".join("1" for _ in styles)
-                 + f" | 1 | 1 | {mean(opt_content)} | {mean(opt_speckle)} | |")
+                 + f" | 1 | 1 | {mean(opt_content)} | {mean(opt_structure)} | {mean(opt_speckle)} | |")
     for arm in arms:
-        cells, swd, gram, content, secs, speck = [], [], [], [], [], []
+        cells, swd, gram, content, structure, secs, speck = [], [], [], [], [], [], []
         for s in styles:
             v = rows.get(results().key(arm, s))
             if v is None:
@@ -144,10 +147,12 @@ def table(rows: dict[str, dict]) -> str:
             swd += ratio
             gram += [r[arm]["gram"] / r["optimisation"]["gram"] for r in v["photos"]]
             content += [r[arm]["content"] for r in v["photos"]]
+            structure += [r[arm].get("structure") for r in v["photos"]]
             speck += [r[arm].get("speckle") for r in v["photos"]]
             secs.append(v["train_seconds"])
         lines.append(f"| {arm} | {ARMS[arm][0]} | " + " | ".join(cells)
-                     + f" | {mean(swd)} | {mean(gram)} | {mean(content)} | {mean(speck)} | {mean(secs)} |")
+                     + f" | {mean(swd)} | {mean(gram)} | {mean(content)} | {mean(structure)} | {mean(speck)} "
+                     f"| {mean(secs)} |")
     return "\n".join(lines) + "\n"
 
 
