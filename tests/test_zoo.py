@@ -64,7 +64,8 @@ def test_web_without_models_builds_the_whole_zoo(fake_zoo, tmp_path):
 
 
 def test_shipped_zoo_meets_its_gate_and_size_budget():
-    """What the package ships: every model listed has both files, fp16 weights, and bench numbers past the gate."""
+    """What the package ships: every model listed has both files, fp16 weights where they are faithful, and
+    bench numbers past the gate."""
     import importlib.util
     import sys
 
@@ -82,6 +83,8 @@ def test_shipped_zoo_meets_its_gate_and_size_budget():
         for name in (e["file"], e["onnx"]):
             total += (zoo.ZOO_DIR / name).stat().st_size
         meta = read_metadata(zoo.ZOO_DIR / e["file"])
-        assert meta["weights_dtype"] == "float16" and meta["zoo"]["licence"] == e["licence"]
+        # fp16 unless fp16 moved the samples by more than 2/255
+        assert meta["weights_dtype"] == ("float16" if e["fp16_max_diff"] <= build.TOLERANCE else "float32")
+        assert meta["zoo"]["licence"] == e["licence"]
         assert build.passes(e["kind"], e["quality"]), e["name"]
     assert total < 10 * 2**20

@@ -707,7 +707,7 @@ def markdown_quality(section: dict[str, Any]) -> list[str]:
         cells = ([r["exemplar"], str(r.get("size", c["quality_size"])), _fmt(crops.get("swd"), missing="-")]
                  + [_fmt(r["opt"][loss]["swd"]) for loss in opt_losses] + [_fmt(p.get("swd"), missing="-") for p in ps]
                  + [_fmt(p.get("swd_ratio"), missing="-") for p in ps]
-                 + [_fmt(p.get("train_seconds"), missing="-") for p in ps]
+                 + [_fmt(p.get("train_seconds"), digits=4, missing="-") for p in ps]
                  + [" / ".join([_fmt(crops.get("color"), missing="-")] + [_fmt(p.get("color"), missing="-") for p in ps]
                                + [_fmt(ref.get("color"), missing="-")]),
                     " / ".join([_fmt(crops.get("shift_similarity"), missing="-")]
