@@ -59,6 +59,11 @@ def test_quick_bench_smoke_run(tmp_path, hed_descriptor_spec):
     assert set(rows["brick"]["presets"]) == {"quick", "standard"} and set(rows["ihc"]["presets"]) == {"quick"}
     ihc_line = next(line for line in (tmp_path / "bench.md").read_text().splitlines() if line.startswith("| ihc |"))
     assert "| - |" in ihc_line and "`standard` ran only on brick" in (tmp_path / "bench.md").read_text()
+    # an exemplar that no preset runs on still gets its row (crops and optimisation) and sheet
+    run(replace(mixed, quality_presets=("quick",), preset_exemplars={"quick": ("brick",)}), tmp_path,
+        log=lambda *a: None)
+    rows = {r["exemplar"]: r for r in json.loads((tmp_path / "bench.json").read_text())["sections"]["quality"]["data"]}
+    assert rows["ihc"]["presets"] == {} and rows["ihc"]["opt"]["gram"]["swd"] > 0
 
 
 def test_bench_refuses_unknown_presets_and_exemplars(tmp_path):

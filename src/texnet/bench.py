@@ -343,8 +343,9 @@ def bench_quality(name: str, cfg: BenchConfig, out: Path, log: Log) -> dict[str,
                                   "swd_vs_opt_swd": metrics["swd"] / row["opt"]["swd"]["swd"] if "swd" in row["opt"] else None}
         sheets[preset] = samples
     floor = crops[0] if crops is not None else exemplar[0, :, :q, :q]
-    best = list(sheets)[-1]
-    sheet = contact_sheet([("exemplar crop", floor)] + [(f"{best} seed {i + 1}", x) for i, x in enumerate(sheets[best])]
+    best = list(sheets)[-1] if sheets else None  # the last preset run on this exemplar, if any
+    samples = [(f"{best} seed {i + 1}", x) for i, x in enumerate(sheets[best])] if best else []
+    sheet = contact_sheet([("exemplar crop", floor)] + samples
                           + [(f"optimisation ({loss})", img) for loss, img in opt_images.items()])
     with atomic_path(out / "quality" / f"{stem}_sheet.jpg") as tmp:
         sheet.save(tmp, format="JPEG", quality=90)
