@@ -65,20 +65,11 @@ def main(argv: list[str]) -> int:
         print(f"not adopted: {args.model} differs from the {args.preset} preset in {', '.join(wrong)}", file=sys.stderr)
         return 1
 
-    original = bench.ensure_model
-
-    def adopt(path: Path, recipe: dict, train_fn, label: str, log) -> None:
-        """In place of training: copy the model, then let the bench write its recipe next to it."""
-        shutil.copy(args.model, path)
-        original(path, recipe, lambda: None, label, lambda *a: None)
-
-    make = bench.texture_model if args.kind == "texture" else bench.style_model
-    (RESULTS / "models").mkdir(parents=True, exist_ok=True)
-    bench.ensure_model = adopt
-    try:
-        path = make(args.exemplar, args.preset, BenchConfig(device="cpu"), RESULTS, print)
-    finally:
-        bench.ensure_model = original
+    recipe_of = bench.texture_recipe if args.kind == "texture" else bench.style_recipe
+    path, recipe, _ = recipe_of(args.exemplar, args.preset, BenchConfig(device="cpu"), RESULTS)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(args.model, path)
+    bench.record_recipe(path, recipe)  # in place of training: the bench now reuses this model
     print(f"adopted {args.model} as {path} ({meta['training']['seconds']:.0f} s of training recorded)")
     return 0
 

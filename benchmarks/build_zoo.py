@@ -113,14 +113,13 @@ def ship(name: str, kind: str, model_path: Path, source: str, licence: str, numb
     meta = {**meta, "zoo": {"name": name, "source": source, "licence": licence, "preset": PRESET, "quality": numbers}}
     target = ZOO / f"{name}.texnet"
     with tempfile.TemporaryDirectory() as tmp:
-        trial = save_model(Path(tmp) / "half.texnet", generator, meta, half=True)
-        diff = fp16_difference(kind, generator, load_model(trial)[0])
+        rounded, _ = load_model(save_model(Path(tmp) / "half.texnet", generator, meta, half=True))
+    diff = fp16_difference(kind, generator, rounded)
     half = diff <= TOLERANCE
     if not half:
         print(f"{name}: fp16 weights change samples by {diff * 255:.2f}/255 (more than 2/255): shipping fp32")
     save_model(target, generator, meta, half=half)
-    shipped, _ = load_model(target)
-    onnx = export_onnx(shipped, meta, ZOO / f"{name}.onnx")
+    onnx = export_onnx(rounded if half else generator, meta, ZOO / f"{name}.onnx")  # the weights the file holds
     return {"name": name, "kind": kind, "file": target.name, "onnx": onnx.name, "source": source, "licence": licence,
             "preset": PRESET, "quality": numbers, "weights": "float16" if half else "float32",
             "fp16_max_diff": round(diff, 6), "bytes": target.stat().st_size + onnx.stat().st_size}

@@ -171,6 +171,12 @@ def _train_config(preset: str, kind: str, cfg: BenchConfig, device: torch.device
     return replace(train, preview_every=0, checkpoint_every=200, device=str(device)), chosen.settings
 
 
+def record_recipe(path: Path, recipe: dict[str, Any]) -> None:
+    """Write the recipe a model was made from next to it: the bench reuses the model while it matches."""
+    with atomic_path(path.with_name(path.name + ".recipe.json")) as tmp:
+        tmp.write_text(json.dumps(json.loads(json.dumps(recipe, sort_keys=True, default=str)), sort_keys=True, indent=1))
+
+
 def ensure_model(path: Path, recipe: dict[str, Any], train_fn: Callable[[], Any], label: str, log: Log) -> None:
     """Train the model a row needs, unless one made from the same recipe (inputs and settings) is there."""
     sidecar = path.with_name(path.name + ".recipe.json")
@@ -184,8 +190,7 @@ def ensure_model(path: Path, recipe: dict[str, Any], train_fn: Callable[[], Any]
             pass
     log(f"[{label}] training {path.name}")
     train_fn()
-    with atomic_path(sidecar) as tmp:
-        tmp.write_text(json.dumps(wanted, sort_keys=True, indent=1))
+    record_recipe(path, recipe)
 
 
 def cached_image(path: Path, recipe: dict[str, Any], make: Callable[[], tuple[Any, float]], label: str,
@@ -211,7 +216,8 @@ def cached_image(path: Path, recipe: dict[str, Any], make: Callable[[], tuple[An
     return load_image(path), seconds
 
 
-def texture_model(name: str, preset: str, cfg: BenchConfig, out: Path, log: Log) -> Path:
+def texture_recipe(name: str, preset: str, cfg: BenchConfig, out: Path) -> tuple[Path, dict, Callable[[], Any]]:
+    """Where the bench keeps the preset's model for an exemplar, its recipe, and how to train it."""
     from texnet import presets
     from texnet.images import load_exemplar
     from texnet.texture import TextureConfig, train_texture
@@ -222,12 +228,11 @@ def texture_model(name: str, preset: str, cfg: BenchConfig, out: Path, log: Log)
     path = out / "models" / f"{preset}_{Path(name).stem}.texnet"
     _, info = load_exemplar(name)
     recipe = {"exemplar": info, "train": asdict(train), "texture": asdict(tcfg)}
-    ensure_model(path, recipe, lambda: train_texture(name, path, train, tcfg, progress=False, log=lambda *a: None),
-                 f"{name}, {preset}", log)
-    return path
+    return path, recipe, lambda: train_texture(name, path, train, tcfg, progress=False, log=lambda *a: None)
 
 
-def style_model(style: str, preset: str, cfg: BenchConfig, out: Path, log: Log) -> Path:
+def style_recipe(style: str, preset: str, cfg: BenchConfig, out: Path) -> tuple[Path, dict, Callable[[], Any]]:
+    """The same for a painting's style model."""
     from texnet import presets
     from texnet.images import load_exemplar
     from texnet.style import StyleConfig, train_style
@@ -238,8 +243,18 @@ def style_model(style: str, preset: str, cfg: BenchConfig, out: Path, log: Log) 
     path = out / "models" / f"style_{preset}_{Path(style).stem}.texnet"
     _, info = load_exemplar(style, scfg.style_size)
     recipe = {"style": info, "train": asdict(train), "style_cfg": asdict(scfg)}
-    ensure_model(path, recipe, lambda: train_style(style, path, None, train, scfg, progress=False,
-                                                   log=lambda *a: None), f"style {Path(style).stem}, {preset}", log)
+    return path, recipe, lambda: train_style(style, path, None, train, scfg, progress=False, log=lambda *a: None)
+
+
+def texture_model(name: str, preset: str, cfg: BenchConfig, out: Path, log: Log) -> Path:
+    path, recipe, train = texture_recipe(name, preset, cfg, out)
+    ensure_model(path, recipe, train, f"{name}, {preset}", log)
+    return path
+
+
+def style_model(style: str, preset: str, cfg: BenchConfig, out: Path, log: Log) -> Path:
+    path, recipe, train = style_recipe(style, preset, cfg, out)
+    ensure_model(path, recipe, train, f"style {Path(style).stem}, {preset}", log)
     return path
 
 
