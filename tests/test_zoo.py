@@ -88,3 +88,9 @@ def test_shipped_zoo_meets_its_gate_and_size_budget():
         assert meta["zoo"]["licence"] == e["licence"]
         assert build.passes(e["kind"], e["quality"]), e["name"]
     assert total < 10 * 2**20
+
+
+def test_models_sheet_with_a_bad_suffix_fails_before_listing(fake_zoo, tmp_path, capsys):
+    assert main(["models", "--sheet", str(tmp_path / "sheet.xyz")]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("texnet: error: cannot write") and len(err.strip().splitlines()) == 1

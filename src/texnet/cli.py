@@ -266,6 +266,10 @@ def cmd_web(args: argparse.Namespace) -> None:
 def cmd_models(args: argparse.Namespace) -> None:
     from texnet import zoo
 
+    if args.sheet:  # a bad output name fails before anything is printed or made
+        from texnet.images import check_output_suffix
+
+        check_output_suffix(args.sheet)
     rows = zoo.entries()
     if not rows:
         print("no pretrained models in this texnet (benchmarks/build_zoo.py makes them)")
