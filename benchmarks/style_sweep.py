@@ -61,6 +61,9 @@ ARMS: dict[str, tuple[str, dict, dict, float]] = {
                                                              "lr_decay_every": 240}, QUICK_STYLE, 1.0),
     "standard-alpha1.5": ("stage 3: standard candidate, content weight 1.5", STANDARD_TRAIN,
                           {**QUICK_STYLE, "content_weight": 1.5}, 1.0),
+    # stage 4: the one stage-1 change that moved the style closer at the same content (augment), on the standard
+    "standard-augment": ("stage 4: standard + content augmentation", STANDARD_TRAIN,
+                         {**QUICK_STYLE, "content_weight": 1.5, "augment": True}, 1.0),
     # test-time noise on the quick recipe's model (speckle: noise0 took the base model's from 0.11 to 0.034)
     "quick-noise0": ("stage 3: test-time noise scale", {}, QUICK_STYLE, 0.0),
     "quick-noise0.5": ("stage 3: test-time noise scale", {}, QUICK_STYLE, 0.5),

@@ -58,6 +58,17 @@ def test_metadata_is_stored(texture_onnx):
     assert "ceil(H / 2^s)" in props["texnet_size_rule"]
 
 
+def test_internal_names_are_short(texture_onnx):
+    """The exporter's long value names were a third of a style graph's bytes; only the API names stay."""
+    import onnx
+
+    graph = onnx.load(str(texture_onnx[1])).graph
+    api = {v.name for v in graph.input} | {v.name for v in graph.output}
+    assert api == {"z0", "z1", "z2", "z3", "z4", "image"}
+    internal = {x for n in graph.node for x in [*n.input, *n.output] if x not in api} | {i.name for i in graph.initializer}
+    assert internal and max(len(x) for x in internal) <= 5
+
+
 def test_batched_noise_is_dynamic(texture_onnx):
     from texnet.noise import noise_pyramid
 

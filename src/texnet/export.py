@@ -114,6 +114,33 @@ def _inline_shared_initializers(model: Any) -> None:
             graph.node.remove(node)
 
 
+def _shorten_names(model: Any) -> None:
+    """Rename every internal value, weight and node to a short name.
+
+    The exporter's names ("/generator/branches.3/conv/Conv_output_0") are more than a third of
+    a style graph's bytes; the graph's inputs and outputs keep their names, which are its API.
+    """
+    graph = model.graph
+    keep = {v.name for v in graph.input} | {v.name for v in graph.output}
+    names: dict[str, str] = {}
+
+    def short(name: str) -> str:
+        if not name or name in keep:
+            return name
+        if name not in names:
+            names[name] = f"v{len(names):x}"
+        return names[name]
+
+    for init in graph.initializer:
+        init.name = short(init.name)
+    for i, node in enumerate(graph.node):
+        node.name = f"n{i:x}"
+        node.input[:] = [short(x) for x in node.input]
+        node.output[:] = [short(x) for x in node.output]
+    for info in graph.value_info:
+        info.name = short(info.name)
+
+
 def export_onnx(generator: MultiScaleGenerator, meta: dict[str, Any], output: str | Path) -> Path:
     """Write `generator` as an ONNX graph (batch norm folded) with its metadata; see the module docstring."""
     import onnx
@@ -157,6 +184,7 @@ def export_onnx(generator: MultiScaleGenerator, meta: dict[str, Any], output: st
                 raise TexnetError(f"ONNX export failed: {str(exc).splitlines()[0]}") from None
         model = onnx.load(str(tmp))
         _inline_shared_initializers(model)
+        _shorten_names(model)
         onnx.helper.set_model_props(model, props)
         model.doc_string = f"texnet {kind} generator: {meta.get('exemplar', meta.get('style', {})).get('file', '')}"
         onnx.save(model, str(tmp))

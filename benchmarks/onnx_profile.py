@@ -1,0 +1,99 @@
+"""Where an exported generator spends its time under onnxruntime: milliseconds per operator type.
+
+    python benchmarks/onnx_profile.py                       # the zoo's brick at 256 px and starry-night at 1024 px
+    python benchmarks/onnx_profile.py MODEL.onnx --size 512 --runs 5
+
+Runs the graph with onnxruntime's profiler (after one warm-up run), sums the kernel times of
+each operator type over the timed runs, and prints a table. With --json the rows are also
+written to benchmarks/results/onnx_profile.json. It guides the speed work of issue 9:
+convolutions are the floor; everything else is overhead a fused graph could remove.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent
+
+
+def feeds_for(session, size: int) -> dict[str, np.ndarray]:
+    """Inputs of the right shapes for a size x size output (texnet's noise layout, see texnet.export)."""
+    rng = np.random.default_rng(0)
+    out = {}
+    for spec in session.get_inputs():
+        if spec.name == "content":
+            out[spec.name] = rng.random((1, 3, size, size), dtype=np.float32)
+        elif spec.name.startswith("z"):
+            side = -(-size // 2 ** int(spec.name[1:]))
+            out[spec.name] = rng.random((1, 3, side, side), dtype=np.float32)
+        elif spec.name == "stats":
+            out[spec.name] = np.zeros((1, spec.shape[1]), np.float32)
+        else:
+            out[spec.name] = np.zeros((1,), np.float32)
+    return out
+
+
+def profile(path: Path, size: int, runs: int, threads: int) -> dict:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.enable_profiling = True
+    options.profile_file_prefix = str(Path(tempfile.mkdtemp()) / "ort")
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    feeds = feeds_for(session, size)
+    session.run(None, feeds)  # warm-up
+    started = time.perf_counter()
+    for _ in range(runs):
+        session.run(None, feeds)
+    wall = (time.perf_counter() - started) / runs
+    trace = json.loads(Path(session.end_profiling()).read_text())
+    per_op: dict[str, float] = collections.defaultdict(float)
+    for event in trace:
+        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
+            per_op[event["args"]["op_name"]] += event["dur"] / 1000.0
+    # the warm-up run is in the trace too: scale to one run
+    total = sum(per_op.values())
+    ops = {op: ms / (runs + 1) for op, ms in sorted(per_op.items(), key=lambda kv: -kv[1])}
+    return {"model": str(path), "size": size, "runs": runs, "threads": threads, "wall_ms": wall * 1000,
+            "kernel_ms": total / (runs + 1), "ops_ms": ops}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("models", nargs="*", help="ONNX files (default: the zoo's brick and starry-night)")
+    parser.add_argument("--size", type=int, nargs="*", default=None, help="output sides, one per model")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--json", action="store_true", help="also write benchmarks/results/onnx_profile.json")
+    args = parser.parse_args(argv)
+    zoo = ROOT.parent / "src" / "texnet" / "zoo"
+    models = [Path(m) for m in args.models] or [zoo / "brick.onnx", zoo / "starry-night.onnx"]
+    sizes = args.size or ([256, 1024] if not args.models else [256] * len(models))
+    if len(sizes) != len(models):
+        parser.error("give one --size per model")
+    results = []
+    for model, size in zip(models, sizes):
+        r = profile(model, size, args.runs, args.threads)
+        results.append(r)
+        print(f"{model.name} at {size} px: {r['wall_ms']:.1f} ms a run ({r['kernel_ms']:.1f} ms in kernels)")
+        for op, ms in list(r["ops_ms"].items())[:12]:
+            print(f"  {op:22s} {ms:8.2f} ms  {100 * ms / r['kernel_ms']:5.1f}%")
+    if args.json:
+        out = ROOT / "results" / "onnx_profile.json"
+        out.write_text(json.dumps(results, indent=1) + "\n")
+        print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
