@@ -42,10 +42,16 @@ def feeds_for(session, size: int) -> dict[str, np.ndarray]:
     return out
 
 
-def profile(path: Path, size: int, runs: int, threads: int) -> dict:
+LEVELS = ("basic", "extended", "all")
+
+
+def profile(path: Path, size: int, runs: int, threads: int, level: str = "all") -> dict:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
+    options.graph_optimization_level = {"basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+                                        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+                                        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}[level]
     options.intra_op_num_threads = threads
     options.enable_profiling = True
     options.profile_file_prefix = str(Path(tempfile.mkdtemp()) / "ort")
@@ -64,7 +70,7 @@ def profile(path: Path, size: int, runs: int, threads: int) -> dict:
     # the warm-up run is in the trace too: scale to one run
     total = sum(per_op.values())
     ops = {op: ms / (runs + 1) for op, ms in sorted(per_op.items(), key=lambda kv: -kv[1])}
-    return {"model": str(path), "size": size, "runs": runs, "threads": threads, "wall_ms": wall * 1000,
+    return {"model": str(path), "size": size, "runs": runs, "threads": threads, "level": level, "wall_ms": wall * 1000,
             "kernel_ms": total / (runs + 1), "ops_ms": ops}
 
 
@@ -74,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, nargs="*", default=None, help="output sides, one per model")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--level", choices=LEVELS, nargs="*", default=["all"],
+                        help="onnxruntime graph optimisation levels to compare (all = texnet's runtime; it adds "
+                             "the NCHWc layout and its Reorder nodes)")
     parser.add_argument("--json", action="store_true", help="also write benchmarks/results/onnx_profile.json")
     args = parser.parse_args(argv)
     zoo = ROOT.parent / "src" / "texnet" / "zoo"
@@ -83,11 +92,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give one --size per model")
     results = []
     for model, size in zip(models, sizes):
-        r = profile(model, size, args.runs, args.threads)
-        results.append(r)
-        print(f"{model.name} at {size} px: {r['wall_ms']:.1f} ms a run ({r['kernel_ms']:.1f} ms in kernels)")
-        for op, ms in list(r["ops_ms"].items())[:12]:
-            print(f"  {op:22s} {ms:8.2f} ms  {100 * ms / r['kernel_ms']:5.1f}%")
+        for level in args.level:
+            r = profile(model, size, args.runs, args.threads, level)
+            results.append(r)
+            print(f"{model.name} at {size} px, level {level}: {r['wall_ms']:.1f} ms a run "
+                  f"({r['kernel_ms']:.1f} ms in kernels)")
+            for op, ms in list(r["ops_ms"].items())[:12]:
+                print(f"  {op:22s} {ms:8.2f} ms  {100 * ms / r['kernel_ms']:5.1f}%")
     if args.json:
         out = ROOT / "results" / "onnx_profile.json"
         out.write_text(json.dumps(results, indent=1) + "\n")
