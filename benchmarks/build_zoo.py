@@ -45,6 +45,8 @@ TEXTURES = [  # (zoo name, exemplar, licence of the exemplar)
     ("gravel", "gravel", "CC0 (CC0Textures Gravel04, via scikit-image)"),
     ("grass", "grass", "CC0 (linolafett on DeviantArt, via scikit-image)"),
     ("hubble", "hubble-crop", "public domain (NASA, Hubble eXtreme Deep Field, via scikit-image)"),
+    ("ihc", "ihc", "no known copyright restrictions (immunohistochemistry slide, CMMI, via scikit-image)"),
+    ("coins", "coins", "no known copyright restrictions (Brooklyn Museum collection, via scikit-image)"),
 ]
 STYLES = [  # (zoo name, painting in ../shared/images/styles, licence)
     ("starry-night", "starry_night.jpg", "public domain (Vincent van Gogh, The Starry Night, 1889)"),

@@ -19,7 +19,13 @@ import numpy as np
 from texnet.errors import TexnetError
 from texnet.noise import noise_pyramid, scale_sizes
 
-def _session(path: Path):
+# onnxruntime's graph optimisation level (python benchmarks/onnx_profile.py --level extended all): 'all' adds
+# the blocked NCHWc layout, and texnet's graphs convert in and out of it around every pad, concat and norm
+# between their small convolutions (Reorder nodes): the conversions cost more than the layout saves.
+LEVEL = "extended"
+
+
+def _session(path: Path, level: str = LEVEL):
     try:
         import onnxruntime as ort
     except ImportError:
@@ -27,7 +33,9 @@ def _session(path: Path):
     if not path.exists():
         raise TexnetError(f"texnet model not found: {path}")
     options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.graph_optimization_level = {"basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+                                        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+                                        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}[level]
     threads = os.environ.get("TEXNET_THREADS")
     if threads:
         options.intra_op_num_threads = int(threads)
