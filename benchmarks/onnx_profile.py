@@ -3,8 +3,9 @@
     python benchmarks/onnx_profile.py                       # the zoo's brick at 256 px and starry-night at 1024 px
     python benchmarks/onnx_profile.py MODEL.onnx --size 512 --runs 5
 
-Runs the graph with onnxruntime's profiler (after one warm-up run), sums the kernel times of
-each operator type over the timed runs, and prints a table. With --json the rows are also
+Times the graph at each optimisation level given (alternating levels run by run, since this
+machine's speed drifts), then runs it once under onnxruntime's profiler and sums the kernel
+times of each operator type. With --json the rows are also
 written to benchmarks/results/onnx_profile.json. It guides the speed work of issue 9:
 convolutions are the floor; everything else is overhead a fused graph could remove.
 """
@@ -15,6 +16,7 @@ import argparse
 import collections
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -45,7 +47,7 @@ def feeds_for(session, size: int) -> dict[str, np.ndarray]:
 LEVELS = ("basic", "extended", "all")
 
 
-def profile(path: Path, size: int, runs: int, threads: int, level: str = "all") -> dict:
+def _options(level: str, threads: int):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -53,32 +55,53 @@ def profile(path: Path, size: int, runs: int, threads: int, level: str = "all") 
                                         "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
                                         "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}[level]
     options.intra_op_num_threads = threads
+    return options
+
+
+def time_levels(path: Path, size: int, runs: int, threads: int, levels: list[str]) -> dict[str, float]:
+    """Median milliseconds a run for each level, timed in alternation (this machine's speed drifts)."""
+    import onnxruntime as ort
+
+    sessions = {lv: ort.InferenceSession(str(path), _options(lv, threads), providers=["CPUExecutionProvider"])
+                for lv in levels}
+    feeds = feeds_for(next(iter(sessions.values())), size)
+    times: dict[str, list[float]] = {lv: [] for lv in levels}
+    for session in sessions.values():
+        session.run(None, feeds)  # warm-up
+    for _ in range(runs):
+        for lv, session in sessions.items():
+            started = time.perf_counter()
+            session.run(None, feeds)
+            times[lv].append((time.perf_counter() - started) * 1000)
+    return {lv: statistics.median(t) for lv, t in times.items()}
+
+
+def split(path: Path, size: int, threads: int, level: str) -> dict[str, float]:
+    """Milliseconds per operator type in one run under onnxruntime's profiler.
+
+    The profiler costs time per node, so graphs with more nodes look slower under it: compare
+    levels with time_levels, not with these sums.
+    """
+    import onnxruntime as ort
+
+    options = _options(level, threads)
     options.enable_profiling = True
     options.profile_file_prefix = str(Path(tempfile.mkdtemp()) / "ort")
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    feeds = feeds_for(session, size)
-    session.run(None, feeds)  # warm-up
-    started = time.perf_counter()
-    for _ in range(runs):
-        session.run(None, feeds)
-    wall = (time.perf_counter() - started) / runs
+    session.run(None, feeds_for(session, size))
     trace = json.loads(Path(session.end_profiling()).read_text())
     per_op: dict[str, float] = collections.defaultdict(float)
     for event in trace:
         if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
             per_op[event["args"]["op_name"]] += event["dur"] / 1000.0
-    # the warm-up run is in the trace too: scale to one run
-    total = sum(per_op.values())
-    ops = {op: ms / (runs + 1) for op, ms in sorted(per_op.items(), key=lambda kv: -kv[1])}
-    return {"model": str(path), "size": size, "runs": runs, "threads": threads, "level": level, "wall_ms": wall * 1000,
-            "kernel_ms": total / (runs + 1), "ops_ms": ops}
+    return dict(sorted(per_op.items(), key=lambda kv: -kv[1]))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("models", nargs="*", help="ONNX files (default: the zoo's brick and starry-night)")
     parser.add_argument("--size", type=int, nargs="*", default=None, help="output sides, one per model")
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--level", choices=LEVELS, nargs="*", default=["all"],
                         help="onnxruntime graph optimisation levels to compare (all = texnet's runtime; it adds "
@@ -92,13 +115,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give one --size per model")
     results = []
     for model, size in zip(models, sizes):
+        medians = time_levels(model, size, args.runs, args.threads, args.level)
         for level in args.level:
-            r = profile(model, size, args.runs, args.threads, level)
-            results.append(r)
-            print(f"{model.name} at {size} px, level {level}: {r['wall_ms']:.1f} ms a run "
-                  f"({r['kernel_ms']:.1f} ms in kernels)")
-            for op, ms in list(r["ops_ms"].items())[:12]:
-                print(f"  {op:22s} {ms:8.2f} ms  {100 * ms / r['kernel_ms']:5.1f}%")
+            ops = split(model, size, args.threads, level)
+            total = sum(ops.values())
+            results.append({"model": str(model), "size": size, "level": level, "runs": args.runs,
+                            "threads": args.threads, "median_ms": medians[level], "profiled_ms_by_op": ops})
+            print(f"{model.name} at {size} px, level {level}: median {medians[level]:.1f} ms of {args.runs} runs "
+                  f"(alternating levels); one profiled run: {total:.1f} ms in kernels")
+            for op, ms in list(ops.items())[:12]:
+                print(f"  {op:22s} {ms:8.2f} ms  {100 * ms / total:5.1f}%")
     if args.json:
         out = ROOT / "results" / "onnx_profile.json"
         out.write_text(json.dumps(results, indent=1) + "\n")

@@ -19,10 +19,11 @@ import numpy as np
 from texnet.errors import TexnetError
 from texnet.noise import noise_pyramid, scale_sizes
 
-# onnxruntime's graph optimisation level (python benchmarks/onnx_profile.py --level extended all): 'all' adds
-# the blocked NCHWc layout, and texnet's graphs convert in and out of it around every pad, concat and norm
-# between their small convolutions (Reorder nodes): the conversions cost more than the layout saves.
-LEVEL = "extended"
+# onnxruntime's graph optimisation level. 'all' adds the blocked NCHWc layout (Reorder nodes around texnet's
+# pads, concats and norms); timed without the profiler, alternating sessions in one process, it is as fast as
+# 'extended' for textures and 5-10% faster for a 1024 px stylization. (Under the profiler, which costs per
+# node, 'extended' looked faster: benchmarks/onnx_profile.py times its runs without it for that reason.)
+LEVEL = "all"
 
 
 def _session(path: Path, level: str = LEVEL):
