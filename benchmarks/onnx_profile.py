@@ -24,45 +24,33 @@ from pathlib import Path
 
 import numpy as np
 
+from texnet.noise import noise_pyramid  # texnet's own noise and session settings: no torch
+from texnet.runtime import session_options
+
 ROOT = Path(__file__).resolve().parent
 
 
 def feeds_for(session, size: int) -> dict[str, np.ndarray]:
-    """Inputs of the right shapes for a size x size output (texnet's noise layout, see texnet.export)."""
-    rng = np.random.default_rng(0)
-    out = {}
-    for spec in session.get_inputs():
-        if spec.name == "content":
-            out[spec.name] = rng.random((1, 3, size, size), dtype=np.float32)
-        elif spec.name.startswith("z"):
-            side = -(-size // 2 ** int(spec.name[1:]))
-            out[spec.name] = rng.random((1, 3, side, side), dtype=np.float32)
-        elif spec.name == "stats":
-            out[spec.name] = np.zeros((1, spec.shape[1]), np.float32)
-        else:
-            out[spec.name] = np.zeros((1,), np.float32)
+    """Inputs for a size x size output: texnet's noise pyramid (texnet.noise) and, for styles, a random photo."""
+    props = session.get_modelmeta().custom_metadata_map
+    noise = noise_pyramid(0, 1, size, size, int(props["texnet_scales"]), int(props["texnet_noise_channels"]))
+    out = {f"z{s}": z for s, z in enumerate(noise)}
+    if props["texnet_kind"] == "style":
+        out["content"] = np.random.default_rng(0).random((1, 3, size, size), dtype=np.float32)
+        if int(props.get("texnet_stats_size", "0")):
+            out["stats"] = np.zeros((1, int(props["texnet_stats_size"])), np.float32)
+            out["use_stats"] = np.zeros((1,), np.float32)
     return out
 
 
 LEVELS = ("basic", "extended", "all")
 
 
-def _options(level: str, threads: int):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.graph_optimization_level = {"basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
-                                        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
-                                        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}[level]
-    options.intra_op_num_threads = threads
-    return options
-
-
 def time_levels(path: Path, size: int, runs: int, threads: int, levels: list[str]) -> dict[str, float]:
     """Median milliseconds a run for each level, timed in alternation (this machine's speed drifts)."""
     import onnxruntime as ort
 
-    sessions = {lv: ort.InferenceSession(str(path), _options(lv, threads), providers=["CPUExecutionProvider"])
+    sessions = {lv: ort.InferenceSession(str(path), session_options(lv, threads), providers=["CPUExecutionProvider"])
                 for lv in levels}
     feeds = feeds_for(next(iter(sessions.values())), size)
     times: dict[str, list[float]] = {lv: [] for lv in levels}
@@ -84,7 +72,7 @@ def split(path: Path, size: int, threads: int, level: str) -> dict[str, float]:
     """
     import onnxruntime as ort
 
-    options = _options(level, threads)
+    options = session_options(level, threads)
     options.enable_profiling = True
     options.profile_file_prefix = str(Path(tempfile.mkdtemp()) / "ort")
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
@@ -113,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     sizes = args.size or ([256, 1024] if not args.models else [256] * len(models))
     if len(sizes) != len(models):
         parser.error("give one --size per model")
+    for model in models:
+        if not model.is_file():
+            parser.error(f"no such ONNX file: {model}")
     results = []
     for model, size in zip(models, sizes):
         medians = time_levels(model, size, args.runs, args.threads, args.level)

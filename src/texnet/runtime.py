@@ -20,28 +20,38 @@ from texnet.errors import TexnetError
 from texnet.noise import noise_pyramid, scale_sizes
 
 # onnxruntime's graph optimisation level. 'all' adds the blocked NCHWc layout (Reorder nodes around texnet's
-# pads, concats and norms); timed without the profiler, alternating sessions in one process, it is as fast as
-# 'extended' for textures and 5-10% faster for a 1024 px stylization. (Under the profiler, which costs per
-# node, 'extended' looked faster: benchmarks/onnx_profile.py times its runs without it for that reason.)
+# pads, concats and norms). Timed in alternation without the profiler (benchmarks/onnx_profile.py --level all
+# extended), 'all' and 'extended' are within this machine's noise of each other for textures and styles; under
+# the profiler, which costs time per node, 'extended' looks faster than it is.
 LEVEL = "all"
 
 
-def _session(path: Path, level: str = LEVEL):
+def session_options(level: str = LEVEL, threads: int | None = None):
+    """onnxruntime session options at an optimisation level ('basic', 'extended', 'all').
+
+    Threads: the argument, else TEXNET_THREADS, else onnxruntime's default.
+    """
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = {"basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+                                        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+                                        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}[level]
+    threads = threads or int(os.environ.get("TEXNET_THREADS") or 0)
+    if threads:
+        options.intra_op_num_threads = threads
+    return options
+
+
+def _session(path: Path):
     try:
         import onnxruntime as ort
     except ImportError:
         raise TexnetError("ONNX models need onnxruntime: pip install onnxruntime") from None
     if not path.exists():
         raise TexnetError(f"texnet model not found: {path}")
-    options = ort.SessionOptions()
-    options.graph_optimization_level = {"basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
-                                        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
-                                        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}[level]
-    threads = os.environ.get("TEXNET_THREADS")
-    if threads:
-        options.intra_op_num_threads = int(threads)
     try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(str(path), session_options(), providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types for bad files
         raise TexnetError(f"{path} is not a texnet ONNX model (cannot load it: {str(exc).splitlines()[0]})") from None
 
