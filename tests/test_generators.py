@@ -136,3 +136,26 @@ def test_instance_norm_matches_pytorchs_and_its_gradients():
     assert torch.allclose(g1, g2, atol=1e-3)
     flat = norm(torch.full((1, 5, 1, 1), 2.0))  # a 1x1 map normalises to 0: the output is the bias
     assert torch.allclose(flat, norm.bias.view(1, 5, 1, 1), atol=1e-3)
+
+
+def test_bf16_finest_join_stays_within_two_levels_or_is_not_used(monkeypatch):
+    from texnet import generators
+    from texnet.modelfile import load_model
+    from texnet.zoo import resolve
+
+    brick = resolve("brick", "texnet")
+    fp32, _ = load_model(brick, inference=True, bf16=False)
+    fast, _ = load_model(brick, inference=True, bf16=True)
+    assert not fp32.runs_bf16() and fast.runs_bf16()  # the shipped brick passes the check
+    a, b = fp32.sample(200, 136, seed=7), fast.sample(200, 136, seed=7)
+    assert not torch.equal(a, b)  # bf16 really ran
+    assert (a - b).abs().max() <= 2 / 255
+    # strips (large samples) go through the same bf16 join
+    assert (fp32.sample(64, 96, seed=1, max_pixels_at_once=900) - fast.sample(64, 96, seed=1, max_pixels_at_once=900)
+            ).abs().max() <= 2 / 255
+    # a model the check refuses stays in float32
+    monkeypatch.setattr(generators, "BF16_CHECK_TOLERANCE", 0.0)
+    strict, _ = load_model(brick, inference=True, bf16=True)
+    assert not strict.runs_bf16() and torch.equal(strict.sample(200, 136, seed=7), a)
+    # folding again (export does) gives float32 back
+    assert not fast.fold_batchnorm().runs_bf16()

@@ -551,7 +551,9 @@ def bench_inference(cfg: BenchConfig, out: Path, log: Log) -> dict[str, Any]:
     """Time per texture and per stylized photo for three paths, with the GFLOP/s each reaches.
 
     * pytorch-0.1: eager PyTorch as texnet 0.1.0 ran it (batch norm not folded, no_grad);
-    * pytorch: texnet's PyTorch path now (batch norm folded at load, inference_mode);
+    * pytorch: texnet's PyTorch path now (batch norm folded at load, inference_mode, channels_last; a
+      texture's finest join in bf16 on CPUs with AVX512-BF16 where the model passes the check, with the
+      largest difference from fp32 recorded);
     * onnxruntime: the exported graph in the torch-free runtime.
     The descriptor's GFLOP/s (VGG forward, fp32) on the same machine is the yardstick.
     """
@@ -592,6 +594,9 @@ def bench_inference(cfg: BenchConfig, out: Path, log: Log) -> dict[str, Any]:
                 paths = {"pytorch-0.1": lambda: _legacy_stylize(old, photo),
                          "pytorch": lambda: stylize_array(TorchBackend(new), content, opts),
                          "onnxruntime": lambda: stylize_array(onnx, content, opts)}
+            if kind == "texture":  # how far the optimized path (bf16 finest join, where used) is from fp32
+                row["pytorch_bf16"] = new.runs_bf16()
+                row["pytorch_max_diff_255"] = 255 * float((legacy().clamp(0, 1) - paths["pytorch"]()).abs().max())
             for name, fn in paths.items():
                 seconds = _median_seconds(fn, cfg.inference_repeats, device)
                 row[f"{name}_ms"] = 1000 * seconds
@@ -786,8 +791,12 @@ def markdown_inference(section: dict[str, Any]) -> list[str]:
                      f"{_fmt(row['onnxruntime_gflops'])} |")
     lines += ["", f"Descriptor (VGG convolutions, fp32 PyTorch, 256 px): {_fmt(r['descriptor_gflops'])} GFLOP/s on "
               "this machine. pytorch-0.1 = eager PyTorch as texnet 0.1.0 ran it (batch norm not folded); pytorch = "
-              "batch norm folded at load, inference_mode; onnxruntime = the exported graph in the torch-free runtime. "
-              "Times include making the noise."]
+              "batch norm folded at load, inference_mode, channels_last"
+              + (", the texture's finest join in bf16 (largest difference from fp32: "
+                 + ", ".join(f"{_fmt(row['pytorch_max_diff_255'])}/255 at {row['size']} px" for row in r["rows"]
+                             if row.get("pytorch_bf16")) + ")" if any(row.get("pytorch_bf16") for row in r["rows"])
+                 else "") +
+              "; onnxruntime = the exported graph in the torch-free runtime. Times include making the noise."]
     if r.get("peer"):
         p = r["peer"]
         ours = min(min(row["pytorch_ms"], row["onnxruntime_ms"]) for row in r["rows"]

@@ -14,6 +14,7 @@ from typing import Iterable, Sequence
 import torch
 from torch import nn
 
+from texnet.device import cpu_has_bf16
 from texnet import weights as weight_sources
 
 BLOCKS = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
@@ -124,8 +125,7 @@ def resolve_precision(precision: str, device: torch.device | str = "cpu") -> str
     device = torch.device(device)
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    supported = getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
-    return "bf16" if supported() else "fp32"
+    return "bf16" if cpu_has_bf16() else "fp32"
 
 
 def load_descriptor(spec: str = "auto", layers: Iterable[str] = ("relu1_1",), pooling: str = "avg",

@@ -25,3 +25,8 @@ def resolve_device(spec: str | None) -> torch.device:
     if index >= torch.cuda.device_count():
         raise TexnetError(f"--device {spec}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     return torch.device("cuda", index)
+
+
+def cpu_has_bf16() -> bool:
+    """True on CPUs with native bfloat16 dot products (AVX512-BF16), where bf16 convolutions run about 2x faster."""
+    return bool(getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)())
