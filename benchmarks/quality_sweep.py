@@ -79,6 +79,10 @@ ARMS: dict[str, tuple[str, dict, dict]] = {
     "swd-256-b1-1300": ("stage 3: standard candidate", {"size": 256, "batch_size": 1, "iterations": 1300,
                                                         "lr_decay_start": 650, "lr_decay_every": 130},
                         {"loss": "swd"}),
+    # stage 3b: the sliced-Wasserstein estimate itself, at quick compute (compare with swd-iter400): the exemplar's
+    # exact quantiles instead of a random resample of it, and 4x the random directions (less gradient noise)
+    "quick-quantiles": ("stage 3b: swd target quantiles", QUICK, {"loss": "swd", "loss_options": {"quantiles": True}}),
+    "quick-proj4": ("stage 3b: swd 4x directions", QUICK, {"loss": "swd", "loss_options": {"projections": 4}}),
     # stage 4: beyond standard's 30 minutes, for the zoo's exemplars that standard leaves short of the gate
     # (grass 1.72x): does 2.5x the compute (batch 2, 1600 iterations at 256 px, about 70 minutes) close it?
     "swd-256-b2-1600": ("stage 4: 2.5x standard's compute", {"size": 256, "batch_size": 2, "iterations": 1600,

@@ -118,3 +118,19 @@ def test_content_loss_and_tv():
     stripes = torch.zeros(1, 3, 4, 4)
     stripes[..., ::2] = 1
     assert float(total_variation(stripes)) == 1.0
+
+
+def test_swd_quantile_target_and_more_projections():
+    torch.manual_seed(6)
+    target = {"l": torch.rand(1, 3, 40, 40)}
+    # a quarter of the target's positions, taken at random: its quantiles match the target's closely
+    sub = {"l": target["l"].reshape(1, 3, -1)[:, :, torch.randperm(1600)[:400]].reshape(1, 3, 20, 20)}
+    exact = build_texture_loss("swd", target, ["l"], options={"quantiles": True, "projections": 4})
+    resampled = build_texture_loss("swd", target, ["l"])
+    rng = lambda: torch.Generator().manual_seed(1)  # noqa: E731
+    assert float(exact(sub, rng())) < float(resampled(sub, rng()))  # no resampling noise in the target
+    assert float(exact(target, rng())) < 1e-10  # the exemplar itself: zero, whatever the directions
+    assert exact.describe()["quantiles"] is True and exact.describe()["projections"] == 4
+    # the interpolated quantiles of a sorted row
+    from texnet.losses import _quantiles
+    assert torch.allclose(_quantiles(torch.tensor([[0.0, 1.0, 2.0, 3.0]]), 2), torch.tensor([[0.5, 2.5]]))

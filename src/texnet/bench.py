@@ -216,6 +216,14 @@ def cached_image(path: Path, recipe: dict[str, Any], make: Callable[[], tuple[An
     return load_image(path), seconds
 
 
+def texture_record(tcfg: Any) -> dict[str, Any]:
+    """A TextureConfig for a recipe, leaving out loss_options while empty (it is newer than the bench's models)."""
+    record = asdict(tcfg)
+    if not record.get("loss_options"):
+        record.pop("loss_options", None)
+    return record
+
+
 def texture_recipe(name: str, preset: str, cfg: BenchConfig, out: Path) -> tuple[Path, dict, Callable[[], Any]]:
     """Where the bench keeps the preset's model for an exemplar, its recipe, and how to train it."""
     from texnet import presets
@@ -227,7 +235,7 @@ def texture_recipe(name: str, preset: str, cfg: BenchConfig, out: Path) -> tuple
     tcfg = presets.apply(TextureConfig(), settings, {})
     path = out / "models" / f"{preset}_{Path(name).stem}.texnet"
     _, info = load_exemplar(name)
-    recipe = {"exemplar": info, "train": asdict(train), "texture": asdict(tcfg)}
+    recipe = {"exemplar": info, "train": asdict(train), "texture": texture_record(tcfg)}
     return path, recipe, lambda: train_texture(name, path, train, tcfg, progress=False, log=lambda *a: None)
 
 
@@ -340,7 +348,7 @@ def bench_quality(name: str, cfg: BenchConfig, out: Path, log: Log) -> dict[str,
             image, trace = optimize_texture(name, q, q, ocfg, tcfg, progress=False, log=lambda *a: None)
             return image, trace.seconds[-1]
 
-        recipe = {"exemplar": info, "size": q, "optimize": asdict(ocfg), "texture": asdict(tcfg)}
+        recipe = {"exemplar": info, "size": q, "optimize": asdict(ocfg), "texture": texture_record(tcfg)}
         opt_images[loss], seconds = cached_image(out / "quality" / f"{stem}_opt_{loss}.png", recipe, make,
                                                  f"{name}, optimisation ({loss})", log)
         row["opt"][loss] = {**meter.summary(opt_images[loss][None]), "seconds": seconds}

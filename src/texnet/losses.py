@@ -138,8 +138,11 @@ class SlicedWassersteinLoss(TextureStatisticLoss):
     kind = "swd"
 
     def __init__(self, exemplar: Features, layers: Sequence[str], layer_weights: Mapping[str, float] | None = None,
-                 weighting: str = "relative", seed: int = 0):
+                 weighting: str = "relative", seed: int = 0, projections: float = 1.0, quantiles: bool = False):
         super().__init__(layers, layer_weights, weighting)
+        # projections: directions per call as a multiple of the channels (more: less gradient noise);
+        # quantiles: compare with the target's exact quantiles instead of a random resample of it
+        self.projections, self.quantiles = projections, quantiles
         keep = torch.Generator().manual_seed(seed)
         self._energy = {}
         self.default_rng = torch.Generator().manual_seed(seed + 1)
@@ -162,22 +165,40 @@ class SlicedWassersteinLoss(TextureStatisticLoss):
         b, c, h, w = x.shape
         n = h * w
         target = getattr(self, f"target_{name}")
-        directions = torch.randn(c, c, generator=rng).to(x.device)
+        directions = torch.randn(max(1, round(c * self.projections)), c, generator=rng).to(x.device)
         directions = directions / directions.norm(dim=1, keepdim=True)
-        picks = torch.randint(target.shape[1], (n,), generator=rng).to(x.device)
         projected_x = torch.matmul(directions, x.reshape(b, c, n)).sort(dim=2).values
-        projected_y = (directions @ target[:, picks]).sort(dim=1).values
+        if self.quantiles:
+            projected_y = _quantiles((directions @ target).sort(dim=1).values, n)
+        else:
+            picks = torch.randint(target.shape[1], (n,), generator=rng).to(x.device)
+            projected_y = (directions @ target[:, picks]).sort(dim=1).values
         return ((projected_x - projected_y) ** 2).mean(dim=(1, 2))
+
+    def describe(self) -> dict:
+        return {**super().describe(), "projections": self.projections, "quantiles": self.quantiles}
+
+
+def _quantiles(sorted_values: torch.Tensor, n: int) -> torch.Tensor:
+    """n evenly spaced quantiles (at (i + 0.5) / n) of each row of sorted values, linearly interpolated."""
+    m = sorted_values.shape[1]
+    if m == n:
+        return sorted_values
+    pos = ((torch.arange(n, device=sorted_values.device, dtype=torch.float32) + 0.5) * (m / n) - 0.5).clamp(0, m - 1)
+    lo = pos.floor().long()
+    hi = (lo + 1).clamp(max=m - 1)
+    frac = pos - lo
+    return sorted_values[:, lo] * (1 - frac) + sorted_values[:, hi] * frac
 
 
 def build_texture_loss(kind: str, exemplar: Features, layers: Sequence[str],
                        layer_weights: Mapping[str, float] | None = None, weighting: str = "relative",
-                       ) -> TextureStatisticLoss:
-    """The texture (or style) term from the exemplar's descriptor features."""
+                       options: Mapping[str, object] | None = None) -> TextureStatisticLoss:
+    """The texture (or style) term from the exemplar's descriptor features; options go to the loss's class."""
     if kind == "gram":
-        return GramLoss(exemplar, layers, layer_weights, weighting)
+        return GramLoss(exemplar, layers, layer_weights, weighting, **(options or {}))
     if kind == "swd":
-        return SlicedWassersteinLoss(exemplar, layers, layer_weights, weighting)
+        return SlicedWassersteinLoss(exemplar, layers, layer_weights, weighting, **(options or {}))
     raise ValueError(f"loss must be one of {', '.join(LOSS_KINDS)}, not {kind!r}")
 
 

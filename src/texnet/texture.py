@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 
@@ -34,6 +34,7 @@ class TextureConfig:
     layers: tuple[str, ...] = DEFAULT_TEXTURE_LAYERS
     layer_weights: dict[str, float] = field(default_factory=dict)
     weighting: str = "relative"  # how layers are summed: relative, paper or floor (see texnet.losses)
+    loss_options: dict[str, Any] = field(default_factory=dict)  # passed to the loss (swd: projections, quantiles)
     pooling: str = "avg"
     precision: str = "auto"  # descriptor arithmetic: auto (bf16 where the hardware has it), fp32, bf16
     exemplar_size: int | None = None  # longer side in pixels; None keeps the exemplar's own scale
@@ -49,10 +50,12 @@ class TextureConfig:
 
 
 def exemplar_loss(descriptor: VGGDescriptor, exemplar: torch.Tensor, kind: str, layers: tuple[str, ...],
-                  layer_weights: dict[str, float] | None, weighting: str, train_size: int | None) -> TextureStatisticLoss:
+                  layer_weights: dict[str, float] | None, weighting: str, train_size: int | None,
+                  options: dict[str, Any] | None = None) -> TextureStatisticLoss:
     """The texture (or style) term for one exemplar (1, 3, H, W); 'floor' weighting is calibrated here."""
     with torch.no_grad():
-        loss = build_texture_loss(kind, descriptor(exemplar), layers, layer_weights, weighting).to(exemplar.device)
+        loss = build_texture_loss(kind, descriptor(exemplar), layers, layer_weights, weighting,
+                                  options).to(exemplar.device)
         if weighting == "floor":
             crops = random_crops(exemplar[0], train_size or 256, 8, seed=0).to(exemplar.device)
             values = loss.relative(descriptor(crops), torch.Generator().manual_seed(0))
@@ -124,7 +127,8 @@ class TextureObjective:
 def texture_objective(descriptor: VGGDescriptor, exemplar: torch.Tensor, cfg: TextureConfig,
                       train_size: int | None = None, preview_size: int = 256) -> TextureObjective:
     """The objective for `exemplar` as `cfg` describes it (training, optimisation and the bench use this)."""
-    loss = exemplar_loss(descriptor, exemplar, cfg.loss, cfg.layers, cfg.layer_weights, cfg.weighting, train_size)
+    loss = exemplar_loss(descriptor, exemplar, cfg.loss, cfg.layers, cfg.layer_weights, cfg.weighting, train_size,
+                         cfg.loss_options)
     terms = StatisticTerms(loss, cfg.tv_weight, cfg.diversity, cfg.diversity_layer)
     return TextureObjective(descriptor, terms, preview_size=preview_size, device=exemplar.device)
 
