@@ -165,3 +165,20 @@ def test_equal_weights_export_to_a_graph_onnxruntime_accepts(tmp_path):
     with torch.inference_mode():
         expected = g.sample(24, 40, seed=1)[0].numpy()
     assert np.abs(model.sample(40, 24, seed=1) - expected).max() <= TOLERANCE  # runtime: width, height
+
+
+def test_auto_sampler_takes_pytorch_for_large_textures_only_when_it_runs_bf16(monkeypatch, tmp_path):
+    from texnet import runtime
+    from texnet.zoo import resolve
+
+    monkeypatch.setenv("TEXNET_CACHE", str(tmp_path))
+    sampler = runtime.AutoTextureSampler(resolve("brick", "texnet"), "cpu")
+    assert sampler.onnx is not None
+    used = []
+    monkeypatch.setattr(sampler.onnx, "sample", lambda *a: used.append("onnx"))
+    monkeypatch.setattr(sampler.torch, "sample", lambda *a: used.append("torch"))
+    for bf16 in (True, False):
+        monkeypatch.setattr(sampler.torch.generator, "runs_bf16", lambda: bf16)
+        sampler.sample(300, 300, 0)
+        sampler.sample(600, 600, 0)
+    assert used == ["onnx", "torch", "onnx", "onnx"]

@@ -113,6 +113,7 @@ def is_onnx(path: str | os.PathLike) -> bool:
 # ---------------------------------------------------------------------------- choosing a runtime
 
 RUNTIMES = ("auto", "torch", "onnx")
+STRIP_PIXELS = 512 * 512  # MultiScaleGenerator.sample's default: larger textures are made in strips
 
 
 class TorchTextureSampler:
@@ -186,8 +187,10 @@ def cached_onnx(path: Path) -> Path | None:
 
 
 class AutoTextureSampler:
-    """onnxruntime (the fastest path measured by `texnet bench --sections inference`) for sizes it can hold,
-    PyTorch's strip-wise sampling (bounded memory) beyond that."""
+    """The fastest path measured here (`texnet bench --sections inference`, benchmarks/results/bench.md):
+    onnxruntime for sizes it can hold, except that PyTorch's strip-wise sampling (bounded memory) takes
+    images over STRIP_PIXELS when it runs the finest join in bf16 (CPUs with AVX512-BF16), and all
+    sizes beyond onnxruntime's memory."""
 
     def __init__(self, path: Path, device: str):
         self.torch = TorchTextureSampler(path, device)
@@ -197,7 +200,8 @@ class AutoTextureSampler:
     def sample(self, width: int, height: int, seed: int, noise_scale: float = 1.0) -> np.ndarray:
         from texnet.limits import fits_onnx
 
-        if self.onnx is not None and fits_onnx("texture", width, height):
+        strips_in_bf16 = width * height > STRIP_PIXELS and self.torch.generator.runs_bf16()
+        if self.onnx is not None and fits_onnx("texture", width, height) and not strips_in_bf16:
             return self.onnx.sample(width, height, seed, noise_scale)
         return self.torch.sample(width, height, seed, noise_scale)
 

@@ -1,0 +1,77 @@
+"""How far texnet's bf16 texture path (the finest join in bfloat16) moves samples from float32.
+
+    python benchmarks/bf16_check.py                     # the zoo's and the bench's texture models
+    python benchmarks/bf16_check.py MODEL.texnet --sizes 256 2048
+
+For each texture model: whether the load-time check (a 128 px sample within 1/255) lets bf16 run,
+and the largest per-pixel difference from the float32 path, in 1/255 steps, at each size over a
+few seeds. The budget is 2/255 (issue 9). Writes benchmarks/results/bf16_check.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "benchmarks" / "results" / "bf16_check.json"
+
+
+def default_models() -> list[Path]:
+    found = sorted((ROOT / "src" / "texnet" / "zoo").glob("*.texnet"))
+    found += sorted((ROOT / "benchmarks" / "results" / "models").glob("*.texnet"))
+    return found
+
+
+def check(path: Path, sizes: list[int], seeds: int) -> dict:
+    from texnet.modelfile import load_model
+
+    fp32, meta = load_model(path, inference=True, bf16=False)
+    row: dict = {"model": str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path),
+                 "kind": meta.get("kind")}
+    if meta.get("kind") != "texture":
+        return {**row, "bf16": False, "why": "style models stay in float32"}
+    fast, _ = load_model(path, inference=True, bf16=True)
+    row["bf16"] = fast.runs_bf16()
+    if not row["bf16"]:
+        return {**row, "why": "refused by the 128 px check"}
+    row["max_diff_255"] = {}
+    for size in sizes:
+        worst = 0.0
+        for seed in range(seeds):
+            a, b = fp32.sample(size, size, seed=seed), fast.sample(size, size, seed=seed)
+            worst = max(worst, 255 * float((a - b).abs().max()))
+        row["max_diff_255"][str(size)] = round(worst, 3)
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("models", nargs="*", type=Path)
+    parser.add_argument("--sizes", nargs="*", type=int, default=[128, 512, 2048])
+    parser.add_argument("--seeds", type=int, default=2)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(2)
+    rows = []
+    for path in args.models or default_models():
+        row = check(path.resolve(), args.sizes, args.seeds)
+        if row["kind"] != "texture":
+            continue
+        rows.append(row)
+        print(row["model"], row.get("max_diff_255", row.get("why")), flush=True)
+    worst = max((v for r in rows for v in r.get("max_diff_255", {}).values()), default=0.0)
+    result = {"date": time.strftime("%Y-%m-%d %H:%M"), "sizes": args.sizes, "seeds": args.seeds,
+              "largest_diff_255": worst, "models": rows}
+    if not args.models:
+        OUT.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"largest difference over {len(rows)} texture models: {worst:.2f}/255 (budget 2/255)")
+    return 0 if worst <= 2 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
