@@ -3,7 +3,7 @@
     python benchmarks/bf16_check.py                     # the zoo's and the bench's texture models
     python benchmarks/bf16_check.py MODEL.texnet --sizes 256 2048
 
-For each texture model: whether the load-time check (a 128 px sample within 1/255) lets bf16 run,
+For each texture model: whether the load-time check (128 px samples of 4 seeds within 1/255) lets bf16 run,
 and the largest per-pixel difference from the float32 path, in 1/255 steps, at each size over a
 few seeds. The budget is 2/255 (issue 9). Writes benchmarks/results/bf16_check.json.
 """
