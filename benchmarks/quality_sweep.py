@@ -83,6 +83,10 @@ ARMS: dict[str, tuple[str, dict, dict]] = {
     # exact quantiles instead of a random resample of it, and 4x the random directions (less gradient noise)
     "quick-quantiles": ("stage 3b: swd target quantiles", QUICK, {"loss": "swd", "loss_options": {"quantiles": True}}),
     "quick-proj4": ("stage 3b: swd 4x directions", QUICK, {"loss": "swd", "loss_options": {"projections": 4}}),
+    # stage 3c: generator and optimiser, one change each to the quick recipe (compare with swd-iter400)
+    "quick-lr0.1": ("stage 3c: lr 0.1 (paper)", {**QUICK, "lr": 0.1}, {"loss": "swd"}),
+    "quick-k6": ("stage 3c: 6 noise scales", QUICK, {"loss": "swd", "generator": {"scales": 6}}),
+    "quick-relu": ("stage 3c: ReLU (paper text)", QUICK, {"loss": "swd", "generator": {"activation": "relu"}}),
     # stage 4: beyond standard's 30 minutes, for the zoo's exemplars that standard leaves short of the gate
     # (grass 1.72x): does 2.5x the compute (batch 2, 1600 iterations at 256 px, about 70 minutes) close it?
     "swd-256-b2-1600": ("stage 4: 2.5x standard's compute", {"size": 256, "batch_size": 2, "iterations": 1600,
@@ -96,7 +100,7 @@ def texture_config(overrides: dict):
     from texnet.texture import TextureConfig
 
     values = {**BASE_TEXTURE, **overrides}
-    generator = GeneratorConfig(scales=5, **values.pop("generator", {}))
+    generator = GeneratorConfig(**{"scales": 5, **values.pop("generator", {})})
     return TextureConfig(generator=generator, **values)
 
 
