@@ -87,6 +87,7 @@ ARMS: dict[str, tuple[str, dict, dict]] = {
     "quick-lr0.1": ("stage 3c: lr 0.1 (paper)", {**QUICK, "lr": 0.1}, {"loss": "swd"}),
     "quick-k6": ("stage 3c: 6 noise scales", QUICK, {"loss": "swd", "generator": {"scales": 6}}),
     "quick-relu": ("stage 3c: ReLU (paper text)", QUICK, {"loss": "swd", "generator": {"activation": "relu"}}),
+    "swd-iter400-rerun": ("control: swd-iter400 again, today's code", QUICK, {"loss": "swd"}),
     # stage 4: beyond standard's 30 minutes, for the zoo's exemplars that standard leaves short of the gate
     # (grass 1.72x): does 2.5x the compute (batch 2, 1600 iterations at 256 px, about 70 minutes) close it?
     "swd-256-b2-1600": ("stage 4: 2.5x standard's compute", {"size": 256, "batch_size": 2, "iterations": 1600,
