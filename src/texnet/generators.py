@@ -233,6 +233,40 @@ def _affine(bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
     return a, bn.bias - a * bn.running_mean
 
 
+@torch.no_grad()
+def _fold_batch_norms(g: "MultiScaleGenerator") -> "MultiScaleGenerator":
+    """MultiScaleGenerator.fold_batchnorm's folding, in place on its eval-mode copy."""
+    blocks = list(g.branches) + list(g.joins)
+    for block in blocks:
+        for i in range(len(block) - 1):
+            conv, bn = block[i], block[i + 1]
+            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+                a, b = _affine(bn)
+                conv.weight.mul_(a.view(-1, 1, 1, 1))
+                conv.bias.copy_(a * conv.bias + b)
+                block[i + 1] = nn.Identity()
+    if g.cfg.padding in ("circular", "replicate", "reflect"):
+        for j, join in enumerate(g.joins):
+            a_up, b_up = _affine(g.up_norms[j])
+            a_fine, b_fine = _affine(g.branch_norms[j])
+            a, b = torch.cat([a_up, a_fine]), torch.cat([b_up, b_fine])
+            conv = join[0]
+            conv.bias.add_((conv.weight * b.view(1, -1, 1, 1)).sum(dim=(1, 2, 3)))
+            conv.weight.mul_(a.view(1, -1, 1, 1))
+            g.up_norms[j] = nn.Identity()
+            g.branch_norms[j] = nn.Identity()
+    if g.cfg.padding == "circular":
+        # With only pointwise layers left between them, a block's convolutions can share one circular pad of
+        # the block's input by their total halo and run unpadded: the same values, a fraction of the copies.
+        for container in (g.branches, g.joins):
+            for i, block in enumerate(container):
+                for m in block:
+                    if isinstance(m, nn.Conv2d):
+                        m.padding, m.padding_mode = (0, 0), "zeros"
+                container[i] = nn.Sequential(CircularPad(g._halo()), *block)
+    return g.to(memory_format=torch.channels_last)  # oneDNN's faster layout for these small convolutions
+
+
 class MultiScaleGenerator(nn.Module):
     """g(z) or g(y, z): a list of noise tensors (finest first), optionally a content image."""
 
@@ -366,38 +400,8 @@ class MultiScaleGenerator(nn.Module):
         """
         g = copy.deepcopy(self).eval()
         g.joins = nn.ModuleList(j.block if isinstance(j, Bf16Block) else j for j in g.joins)
-        if g.cfg.norm != "batch" or getattr(self, "folded", False):  # nothing (left) to fold
-            return g.use_bf16_finest() if finest_bf16 else g
-        g.folded = True
-        blocks = list(g.branches) + list(g.joins)
-        for block in blocks:
-            for i in range(len(block) - 1):
-                conv, bn = block[i], block[i + 1]
-                if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
-                    a, b = _affine(bn)
-                    conv.weight.mul_(a.view(-1, 1, 1, 1))
-                    conv.bias.copy_(a * conv.bias + b)
-                    block[i + 1] = nn.Identity()
-        if g.cfg.padding in ("circular", "replicate", "reflect"):
-            for j, join in enumerate(g.joins):
-                a_up, b_up = _affine(g.up_norms[j])
-                a_fine, b_fine = _affine(g.branch_norms[j])
-                a, b = torch.cat([a_up, a_fine]), torch.cat([b_up, b_fine])
-                conv = join[0]
-                conv.bias.add_((conv.weight * b.view(1, -1, 1, 1)).sum(dim=(1, 2, 3)))
-                conv.weight.mul_(a.view(1, -1, 1, 1))
-                g.up_norms[j] = nn.Identity()
-                g.branch_norms[j] = nn.Identity()
-        if g.cfg.padding == "circular":
-            # With only pointwise layers left between them, a block's convolutions can share one circular pad of
-            # the block's input by their total halo and run unpadded: the same values, a fraction of the copies.
-            for container in (g.branches, g.joins):
-                for i, block in enumerate(container):
-                    for m in block:
-                        if isinstance(m, nn.Conv2d):
-                            m.padding, m.padding_mode = (0, 0), "zeros"
-                    container[i] = nn.Sequential(CircularPad(g._halo()), *block)
-        g = g.to(memory_format=torch.channels_last)  # oneDNN's faster layout for these small convolutions
+        if any(isinstance(m, nn.BatchNorm2d) for m in g.modules()):  # none: instance norm, or folded already
+            g = _fold_batch_norms(g)
         return g.use_bf16_finest() if finest_bf16 else g
 
     @torch.inference_mode()
@@ -406,8 +410,9 @@ class MultiScaleGenerator(nn.Module):
         if BF16_CHECK_SIZE samples of BF16_CHECK_SEEDS seeds stay within BF16_CHECK_TOLERANCE of float32.
 
         Only the finest join: rounding in coarser layers is upsampled and amplified on its way to the
-        pixels (all layers in bf16 moved a brick sample by 19/255). Batch-norm texture generators only:
-        instance norms would take their statistics in bf16. Changes this (inference) generator in place.
+        pixels (every layer in bf16 moved 128 px samples by 4.8-46/255: benchmarks/bf16_check.py).
+        Batch-norm texture generators only: instance norms would take their statistics in bf16.
+        Changes this (inference) generator in place.
         """
         if self.cfg.content_channels or self.cfg.norm != "batch" or not len(self.joins) or self.runs_bf16():
             return self
