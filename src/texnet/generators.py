@@ -204,7 +204,8 @@ class CircularPad(nn.Module):
 
 
 class Bf16Block(nn.Module):
-    """A block run in bfloat16 (autocast), handing back float32: the inference form's finest join (see fold_batchnorm)."""
+    """A block run in bfloat16 (autocast), handing back float32: the inference form's finest join
+    (see fold_batchnorm)."""
 
     def __init__(self, block: nn.Module):
         super().__init__()
