@@ -93,6 +93,13 @@ ARMS: dict[str, tuple[str, dict, dict]] = {
     "swd-256-b2-1600": ("stage 4: 2.5x standard's compute", {"size": 256, "batch_size": 2, "iterations": 1600,
                                                              "lr_decay_start": 800, "lr_decay_every": 160},
                         {"loss": "swd"}),
+    # stage 5: a generator trained with batch 1 normalises each sample by its own statistics, and now samples
+    # that way too (texnet.generators.trained_per_sample; benchmarks/norm_inference.py). Rows of batch-1 arms
+    # measured before that (swd-256-b1-1300) sampled with running averages. The quick recipe at batch 1, the
+    # same pixels per run (twice the iterations):
+    "quick-b1": ("stage 5: batch 1 (per-sample statistics), quick's pixels",
+                 {**QUICK, "batch_size": 1, "iterations": 800, "lr_decay_start": 400, "lr_decay_every": 80},
+                 {"loss": "swd"}),
 }
 
 

@@ -90,6 +90,21 @@ def test_shipped_zoo_meets_its_gate_and_size_budget():
     assert total < 10 * 2**20
 
 
+def test_shipped_texture_models_sample_alike_in_pytorch_and_onnx():
+    """The zoo's ONNX file is the same function as its safetensors file (norms included): a stale export fails."""
+    from texnet.runtime import OnnxModel
+    from texnet.texture import load_texture_model
+
+    textures = [e for e in zoo.entries() if e["kind"] == "texture"]
+    if not textures:
+        pytest.skip("no texture models in this checkout's zoo")
+    for e in textures:
+        generator, _ = load_texture_model(zoo.ZOO_DIR / e["file"], inference=True)
+        a = generator.sample(72, 88, seed=4)[0].numpy()
+        b = OnnxModel(zoo.ZOO_DIR / e["onnx"]).sample(88, 72, seed=4)  # runtime: width, height
+        assert abs(a - b).max() <= 2 / 255, e["name"]
+
+
 def test_models_sheet_with_a_bad_suffix_fails_before_listing(fake_zoo, tmp_path, capsys):
     assert main(["models", "--sheet", str(tmp_path / "sheet.xyz")]) == 1
     out, err = capsys.readouterr()

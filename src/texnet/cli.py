@@ -294,11 +294,14 @@ def cmd_info(args: argparse.Namespace) -> None:
         return
     gen = meta.get("generator", {})
     train = meta.get("training", {})
+    norm = gen.get("norm")
+    if norm == "batch" and train.get("batch_size") == 1:
+        norm = "batch (trained with batch 1: runs as instance)"
     lines = [
         f"texnet {meta.get('kind', '?')} model: {args.model}",
         f"  parameters   {meta.get('parameters', 0):,}",
         f"  generator    K={gen.get('scales')} scales, {gen.get('channels')} channels per branch, "
-        f"blocks {gen.get('kernels')}, {gen.get('norm')} norm, {gen.get('activation')} activation",
+        f"blocks {gen.get('kernels')}, {norm} norm, {gen.get('activation')} activation",
     ]
     desc = meta.get("descriptor", {})
     lines.append(f"  descriptor   {desc.get('source')} ({desc.get('arch')}, {desc.get('pooling')} pooling)")

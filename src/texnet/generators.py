@@ -18,7 +18,7 @@ import contextlib
 import copy
 import functools
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Sequence
 
 import torch
@@ -154,6 +154,36 @@ def content_pyramid(content: torch.Tensor, scales: int) -> list[torch.Tensor]:
     return out
 
 
+def trained_per_sample(cfg: GeneratorConfig, batch_size: int | None) -> bool:
+    """True for a batch-norm generator trained on batches of one image.
+
+    In training, batch norm then normalises every sample by that sample's own statistics:
+    the computation of instance norm. Eval mode's running averages are another function,
+    and a worse one: at 256 px they moved the bench's standard samples 1.2-1.9x further from
+    their exemplars (benchmarks/norm_inference.py). Such a generator runs as instance norm.
+    """
+    return cfg.norm == "batch" and batch_size == 1
+
+
+@torch.no_grad()
+def batch_norm_to_instance(generator: "MultiScaleGenerator") -> "MultiScaleGenerator":
+    """The same generator with every batch norm replaced by an instance norm of the same scale and shift.
+
+    Exactly what a batch-1 batch norm computed in training (see trained_per_sample); the
+    running averages are dropped. Changes `generator` in place and returns it.
+    """
+    for parent in list(generator.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, nn.BatchNorm2d):
+                norm = InstanceNorm(child.num_features).to(child.weight.device)
+                norm.eps = child.eps
+                norm.weight.copy_(child.weight)
+                norm.bias.copy_(child.bias)
+                setattr(parent, name, norm)
+    generator.cfg = replace(generator.cfg, norm="instance")
+    return generator
+
+
 def _instance_norms(generator: nn.Module) -> list[InstanceNorm]:
     return [m for m in generator.modules() if isinstance(m, InstanceNorm)]
 
@@ -216,6 +246,9 @@ class Bf16Block(nn.Module):
             return self.block(x).float()
 
 
+# Instance-norm textures sampled in strips take their statistics from one pass at up to this side. A 512 px
+# stand-in for a 1024 px ihc sample moved it from 0.056 to 0.074 (swd, texnet.quality) where its own gave 0.056.
+STATISTICS_SIDE = 1024
 BF16_CHECK_SIZE = 128  # side of the samples (seeds 0-3) that decide whether bf16 may run the finest join
 BF16_CHECK_SEEDS = 4  # one seed let through a model whose next seed moved a pixel by 1.76/255 (bf16_check.py)
 BF16_CHECK_TOLERANCE = 1 / 255  # max difference allowed there: half of the 2/255 budget, for larger images' extremes
@@ -435,8 +468,9 @@ class MultiScaleGenerator(nn.Module):
 
         Textures larger than max_pixels_at_once are computed in strips: the same result with bounded
         memory, and faster on CPU too (strips stay in cache). Instance-norm texture generators
-        then normalise with statistics taken from a max_pixels_at_once-sized sample of the same
-        seed: textures are stationary, so those statistics are the large image's, up to noise.
+        then normalise with the statistics of the same seed's sample at up to STATISTICS_SIDE px
+        a side: the image's own up to that size (its noise is the same), beyond it a stand-in
+        (textures are stationary, so they are the large image's up to noise).
         """
         device = next(self.parameters()).device
         seed = seed if seed is not None else int(torch.randint(0, 2**31 - 1, (1,)))
@@ -451,7 +485,7 @@ class MultiScaleGenerator(nn.Module):
                 if self.cfg.norm == "batch":
                     out = self.forward_strips(noise, rows_per_strip=rows)
                 else:
-                    side = max(2 ** (self.cfg.scales - 1), int(max_pixels_at_once ** 0.5))
+                    side = max(2 ** (self.cfg.scales - 1), STATISTICS_SIDE)
                     ref = self.seeded_noise(seed, batch, min(side, height), min(side, width), device, noise_scale)
                     with use_statistics(self, record_statistics(self, ref, None)):
                         out = self.forward_strips(noise, rows_per_strip=rows)

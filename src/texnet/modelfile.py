@@ -19,7 +19,7 @@ from texnet import __version__
 from texnet.device import cpu_has_bf16
 from texnet.errors import TexnetError
 from texnet.files import atomic_path
-from texnet.generators import GeneratorConfig, MultiScaleGenerator
+from texnet.generators import GeneratorConfig, MultiScaleGenerator, batch_norm_to_instance, trained_per_sample
 
 FORMAT = "texnet-model"
 CHECKPOINT_FORMAT = "texnet-checkpoint"
@@ -66,16 +66,23 @@ def save_model(path: str | os.PathLike, generator: MultiScaleGenerator, meta: di
 
 
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu",
-               inference: bool = False, bf16: bool | None = None) -> tuple[MultiScaleGenerator, dict]:
+               inference: bool = False, bf16: bool | None = None,
+               running_stats: bool = False) -> tuple[MultiScaleGenerator, dict]:
     """A generator in eval mode, and its metadata; `inference` folds batch norm into the convolutions
     (the same function, fewer layers; such a generator is for sampling, not for saving or training).
 
     bf16 (inference only; None: on CPUs with AVX512-BF16) runs a texture generator's finest join in
-    bfloat16 where test samples (4 seeds, 128 px) show it within 1/255 of float32 (MultiScaleGenerator.use_bf16_finest)."""
+    bfloat16 where test samples (4 seeds, 128 px) show it within 1/255 of float32 (MultiScaleGenerator.use_bf16_finest).
+
+    A batch-norm generator trained with batch 1 comes back with instance norms: the function it
+    was trained as (texnet.generators.trained_per_sample); running_stats keeps its batch norms'
+    running averages instead (for measurements: benchmarks/norm_inference.py)."""
     tensors, meta = _read(path, FORMAT, "texnet model")
     try:
         generator = MultiScaleGenerator(GeneratorConfig.from_dict(meta["generator"]))
         generator.load_state_dict(tensors)
+        if not running_stats and trained_per_sample(generator.cfg, meta.get("training", {}).get("batch_size")):
+            batch_norm_to_instance(generator)
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise TexnetError(f"{path} is a damaged texnet model: {str(exc).splitlines()[0]}") from None
     if inference:

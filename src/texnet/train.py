@@ -20,7 +20,7 @@ import torch
 
 from texnet.device import resolve_device
 from texnet.errors import TexnetError
-from texnet.generators import MultiScaleGenerator
+from texnet.generators import MultiScaleGenerator, batch_norm_to_instance, trained_per_sample
 from texnet.images import save_image
 from texnet.modelfile import load_checkpoint, save_checkpoint, save_model
 from texnet.presets import TrainConfig
@@ -159,8 +159,11 @@ def fit(generator: MultiScaleGenerator, objective: Objective, cfg: TrainConfig, 
                         {"run_id": run_id, "iteration": iteration, "history": asdict(history)})
 
     def preview(iteration: int) -> None:
-        generator.eval()
-        image = objective.preview(generator)
+        # what the saved model will compute: a batch-1 batch norm runs as instance norm (see load_model)
+        shown = batch_norm_to_instance(copy.deepcopy(generator)) if trained_per_sample(generator.cfg, cfg.batch_size) \
+            else generator
+        shown.eval()
+        image = objective.preview(shown)
         generator.train()
         save_image(image, outputs.previews / f"iter_{iteration:06d}.png")
 
