@@ -2,6 +2,7 @@
 
     python benchmarks/norm_inference.py                 # every texture model in benchmarks/results/models
     python benchmarks/norm_inference.py --large 1024    # also whole 1024 px samples of the standard models
+    python benchmarks/norm_inference.py --timing src/texnet/zoo/brick.texnet   # what instance norm costs
 
 A batch-norm generator trained with batch 1 (the `standard` preset) normalised each sample by its
 own statistics in training; eval mode uses running averages instead. For each model this
@@ -14,7 +15,9 @@ measures, with the bench's meter and seeds (texnet.quality, at the bench's size)
   (texnet's strips path before; now it takes them from up to 1024 px, the whole image at that size).
 
 Ratios are over the Gram optimisation's distance from the bench (benchmarks/results/bench.json).
-Writes benchmarks/results/norm_inference.json.
+Writes benchmarks/results/norm_inference.json. `--timing MODEL` instead times PyTorch sampling of one
+batch-1 model both ways (the inference form: batch norm folds into the convolutions, instance norm
+cannot) and writes benchmarks/results/norm_timing.json.
 """
 
 from __future__ import annotations
@@ -76,12 +79,40 @@ def measure(path: Path, row: dict, large: int | None, descriptor) -> dict:
     return out
 
 
+def timing(path: Path, sizes: tuple[int, ...] = (256, 1024), repeats: int = 5) -> None:
+    from texnet.modelfile import load_model
+
+    out = {"model": str(path), "repeats": repeats, "rows": []}
+    forms = {"running (batch norm folded)": load_model(path, inference=True, running_stats=True)[0],
+             "own (instance norm)": load_model(path, inference=True)[0]}
+    for size in sizes:
+        for label, g in forms.items():
+            g.sample(size, size, seed=0)  # warm-up
+            times = []
+            for r in range(repeats):
+                t = time.perf_counter()
+                g.sample(size, size, seed=r)
+                times.append(time.perf_counter() - t)
+            ms = 1000 * sorted(times)[repeats // 2]
+            out["rows"].append({"size": size, "form": label, "median_ms": round(ms, 1)})
+            print(f"{size} px, {label}: {ms:.0f} ms (median of {repeats})", flush=True)
+    target = OUT.with_name("norm_timing.json")
+    target.write_text(json.dumps(out, indent=1))
+    print(f"wrote {target.relative_to(ROOT)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="*", type=Path, help="texture models (default: the bench's)")
     parser.add_argument("--large", type=int, default=None, help="also measure whole samples of this size "
                         "(standard models only)")
+    parser.add_argument("--timing", type=Path, default=None, metavar="MODEL",
+                        help="time sampling MODEL (a batch-1 model) both ways instead")
     args = parser.parse_args()
+    torch.set_num_threads(2)
+    if args.timing:
+        timing(args.timing)
+        return
     from texnet.descriptor import load_descriptor
     from texnet.losses import DEFAULT_TEXTURE_LAYERS
 

@@ -100,6 +100,11 @@ ARMS: dict[str, tuple[str, dict, dict]] = {
     "quick-b1": ("stage 5: batch 1 (per-sample statistics), quick's pixels",
                  {**QUICK, "batch_size": 1, "iterations": 800, "lr_decay_start": 400, "lr_decay_every": 80},
                  {"loss": "swd"}),
+    # ... and the standard recipe with the floor weighting (each layer over what real 256 px crops score), which
+    # gave the lowest gravel distance at quick compute (swd-floor), now sampled with its own statistics
+    "standard-floor": ("stage 5: standard recipe + floor weighting", {"size": 256, "batch_size": 1, "iterations": 1300,
+                                                                     "lr_decay_start": 650, "lr_decay_every": 130},
+                       {"loss": "swd", "weighting": "floor"}),
 }
 
 

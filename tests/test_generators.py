@@ -112,9 +112,14 @@ def test_instance_norm_texture_generator_samples_large_sizes_in_strips():
             m.weight.data.uniform_(0.5, 1.5)
             m.bias.data.uniform_(-0.5, 0.5)
     whole = g.sample(96, 80, seed=5)
-    strips = g.sample(96, 80, seed=5, max_pixels_at_once=48 * 48)
-    assert strips.shape == whole.shape
     # up to STATISTICS_SIDE the statistics are the image's own: the same as one pass
+    assert torch.equal(g.sample(96, 80, seed=5, max_pixels_at_once=48 * 48), whole)
+    # strips with an image's own statistics give that image
+    from texnet.generators import record_statistics, use_statistics
+
+    noise = g.seeded_noise(5, 1, 96, 80)
+    with torch.no_grad(), use_statistics(g, record_statistics(g, noise, None)):
+        strips = g.forward_strips(noise, rows_per_strip=16).clamp(0, 1)
     assert (strips - whole).abs().max() < 1e-4
     assert not g.is_local()  # the frozen statistics are released after sampling
 
@@ -200,16 +205,19 @@ def test_instance_norm_matches_pytorchs_and_its_gradients():
 
 
 def test_bf16_finest_join_stays_within_two_levels_or_is_not_used(monkeypatch):
+    from pathlib import Path
+
     from texnet import generators
     from texnet.modelfile import load_model
     from texnet.zoo import resolve
 
-    brick = resolve("brick", "texnet")
-    # the zoo brick trained with batch 1 runs as instance norm, which bf16 leaves alone; its batch-norm form
-    # (running averages) is a real trained batch-norm generator
-    assert not load_model(brick, inference=True, bf16=True)[0].runs_bf16()
-    fp32, _ = load_model(brick, inference=True, bf16=False, running_stats=True)
-    fast, _ = load_model(brick, inference=True, bf16=True, running_stats=True)
+    # the zoo's textures trained with batch 1 and run as instance norm, which bf16 leaves alone
+    assert not load_model(resolve("brick", "texnet"), inference=True, bf16=True)[0].runs_bf16()
+    # the bench's quick gravel (committed with the bench's results) is a trained batch-norm generator (batch 2)
+    gravel = Path(__file__).parents[1] / "benchmarks" / "results" / "models" / "quick_gravel.texnet"
+    fp32, _ = load_model(gravel, inference=True, bf16=False)
+    fast, _ = load_model(gravel, inference=True, bf16=True)
+    assert fp32.cfg.norm == "batch"
     assert not fp32.runs_bf16() and fast.runs_bf16()  # it passes the check
     a, b = fp32.sample(200, 136, seed=7), fast.sample(200, 136, seed=7)
     assert not torch.equal(a, b)  # bf16 really ran
@@ -219,7 +227,7 @@ def test_bf16_finest_join_stays_within_two_levels_or_is_not_used(monkeypatch):
             ).abs().max() <= 2 / 255
     # a model the check refuses stays in float32
     monkeypatch.setattr(generators, "BF16_CHECK_TOLERANCE", 0.0)
-    strict, _ = load_model(brick, inference=True, bf16=True, running_stats=True)
+    strict, _ = load_model(gravel, inference=True, bf16=True)
     assert not strict.runs_bf16() and torch.equal(strict.sample(200, 136, seed=7), a)
     # folding again (export does) gives float32 back
     assert not fast.fold_batchnorm().runs_bf16()

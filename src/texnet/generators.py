@@ -246,8 +246,9 @@ class Bf16Block(nn.Module):
             return self.block(x).float()
 
 
-# Instance-norm textures sampled in strips take their statistics from one pass at up to this side. A 512 px
-# stand-in for a 1024 px ihc sample moved it from 0.056 to 0.074 (swd, texnet.quality) where its own gave 0.056.
+# Instance-norm textures sampled in strips take their statistics from one pass at up to this side. For a 1024 px
+# ihc sample, a 512 px stand-in gave 0.074 (swd, texnet.quality) where its own statistics gave 0.056
+# (benchmarks/norm_inference.py --large 1024).
 STATISTICS_SIDE = 1024
 BF16_CHECK_SIZE = 128  # side of the samples (seeds 0-3) that decide whether bf16 may run the finest join
 BF16_CHECK_SEEDS = 4  # one seed let through a model whose next seed moved a pixel by 1.76/255 (bf16_check.py)
@@ -468,9 +469,9 @@ class MultiScaleGenerator(nn.Module):
 
         Textures larger than max_pixels_at_once are computed in strips: the same result with bounded
         memory, and faster on CPU too (strips stay in cache). Instance-norm texture generators
-        then normalise with the statistics of the same seed's sample at up to STATISTICS_SIDE px
-        a side: the image's own up to that size (its noise is the same), beyond it a stand-in
-        (textures are stationary, so they are the large image's up to noise).
+        take their statistics from one pass at up to STATISTICS_SIDE px a side: up to that size
+        the image itself is that pass, beyond it the same seed's sample at that size stands in
+        (textures are stationary, so its statistics are the large image's up to noise).
         """
         device = next(self.parameters()).device
         seed = seed if seed is not None else int(torch.randint(0, 2**31 - 1, (1,)))
@@ -484,6 +485,8 @@ class MultiScaleGenerator(nn.Module):
                 rows = max(16, max_pixels_at_once // (4 * width))
                 if self.cfg.norm == "batch":
                     out = self.forward_strips(noise, rows_per_strip=rows)
+                elif max(height, width) <= STATISTICS_SIDE:  # the statistics pass would be the whole image
+                    out = self(noise, content)
                 else:
                     side = max(2 ** (self.cfg.scales - 1), STATISTICS_SIDE)
                     ref = self.seeded_noise(seed, batch, min(side, height), min(side, width), device, noise_scale)

@@ -64,11 +64,10 @@ TEXTURE = {
     "quick": Preset(TrainConfig(size=128, batch_size=2, iterations=400, lr=0.05, lr_decay=0.7, lr_decay_start=200,
                                 lr_decay_every=40, preview_every=100), {"loss": "swd"},
                     "sliced-Wasserstein loss, 128 px, batch 2, 400 iterations"),
-    # Training at the measuring size, 256 px. Not yet at its target (within 1.5x of the optimisation's
-    # distance on every bench exemplar): the bench gives brick 0.58x (quick 0.69x) in 1718 s, the Hubble
-    # crop 1.23x (quick 1.65x) in 1695 s, grass 1.72x (quick 2.47x) in 1629 s, and gravel 2.07x (quick 2.19x)
-    # in 1742 s, with angular stones where quick makes round ones. On ihc (1.82x) and coins (1.88x) it is
-    # behind quick (1.57x, 1.42x): larger islands and blobs, fewer of them in a 256 px sample.
+    # Training at the measuring size, 256 px, batch 1 (so it samples with each image's own statistics: see
+    # texnet.generators.trained_per_sample). The bench gives brick 0.46x the optimisation's distance, the Hubble
+    # crop 0.97x, ihc 0.97x, coins 1.05x, grass 1.46x and gravel 1.55x (target: within 1.5x on every exemplar),
+    # in 1622-1742 s of training.
     "standard": Preset(TrainConfig(size=256, batch_size=1, iterations=1300, lr=0.05, lr_decay=0.7, lr_decay_start=650,
                                    lr_decay_every=130, preview_every=100), {"loss": "swd"},
                        "sliced-Wasserstein loss, 256 px, batch 1, 1300 iterations"),
