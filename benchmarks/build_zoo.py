@@ -1,10 +1,12 @@
 """Build texnet's pretrained models (the zoo) from the bench's `standard` generators, behind a quality gate.
 
     texnet bench --out benchmarks/results --sections quality style-quality   # trains and measures (hours)
+    python benchmarks/quality_sweep.py --arms standard-floor --exemplars gravel   # gravel's model (FROM_SWEEP)
     python benchmarks/build_zoo.py                                         # gate, fp16, ONNX, gallery
 
 The bench trains the `standard` preset for each exemplar and painting below and measures
-it (texture: sliced Wasserstein distance to the exemplar over the Gram optimisation's;
+it (texture: sliced Wasserstein distance to the exemplar over the Gram optimisation's; FROM_SWEEP
+names the exemplars whose model and numbers come from a quality-sweep arm instead;
 style: the same over the development photos, and the content distance). A model ships
 only when those numbers meet the standard targets (TEXTURE_GATE; STYLE_GATE and
 STRUCTURE_GATE for styles); the others
@@ -53,6 +55,13 @@ TEXTURES = [  # (zoo name, exemplar, licence of the exemplar)
     ("ihc", "ihc", "no known copyright restrictions (immunohistochemistry slide, CMMI, via scikit-image)"),
     ("coins", "coins", "no known copyright restrictions (Brooklyn Museum collection, via scikit-image)"),
 ]
+# Exemplars whose zoo model comes from a run of benchmarks/quality_sweep.py instead of the bench's `standard`
+# model: the sweep measures with the bench's meter, seeds, size and optimisation reference (texnet.quality),
+# and its row gives the numbers. standard-floor is the standard recipe with the floor weighting (each layer over
+# what real crops score at the training size): gravel 1.32x the optimisation's distance, where standard gives
+# 1.55x (benchmarks/quality/sweep.md).
+FROM_SWEEP = {"gravel": ("standard-floor", "standard preset + floor weighting (quality sweep arm standard-floor)")}
+SWEEP = ROOT / "benchmarks" / "quality"
 STYLES = [  # (zoo name, painting in ../shared/images/styles, licence)
     ("starry-night", "starry_night.jpg", "public domain (Vincent van Gogh, The Starry Night, 1889)"),
     ("the-scream", "the_scream.jpg", "public domain (Edvard Munch, The Scream, 1893)"),
@@ -71,6 +80,16 @@ def texture_numbers(bench: dict, exemplar: str) -> dict | None:
     p = row["presets"][PRESET]
     return {"swd": p["swd"], "swd_vs_opt": p["swd_ratio"], "color_w1": p["color"],
             "shift_similarity": p.get("shift_similarity"), "train_seconds": p["train_seconds"]}
+
+
+def sweep_numbers(arm: str, exemplar: str) -> dict | None:
+    rows = [json.loads(line) for line in (SWEEP / "sweep.jsonl").read_text().splitlines() if line.strip()]
+    row = next((r for r in reversed(rows) if r["arm"] == arm and r["exemplar"] == exemplar), None)
+    if row is None:
+        return None
+    gen = row["gen"]
+    return {"swd": gen["swd"], "swd_vs_opt": gen["swd"] / row["opt"]["swd"], "color_w1": gen["color"],
+            "shift_similarity": gen.get("shift_similarity"), "train_seconds": row["train_seconds"]}
 
 
 def style_numbers(bench: dict, painting: str) -> dict | None:
@@ -111,27 +130,27 @@ def fp16_difference(kind: str, generator, half) -> float:
     return float((a - b).abs().max())
 
 
-def ship(name: str, kind: str, model_path: Path, source: str, licence: str, numbers: dict) -> dict:
+def ship(name: str, kind: str, model_path: Path, source: str, licence: str, numbers: dict,
+         recipe: str | None = None) -> dict:
     """Safetensors + ONNX in the package: fp16 weights when samples stay within 2/255 of fp32, else fp32."""
     from texnet.export import export_onnx
     from texnet.modelfile import load_model, save_model
 
-    generator, meta = load_model(model_path)
-    if generator.cfg.norm != meta["generator"]["norm"]:  # a batch-1 batch norm, stored as what it computes
-        meta["norm_note"] = (f"trained with {meta['generator']['norm']} norm on batches of 1, which is "
-                             f"{generator.cfg.norm} norm; stored as that (texnet.generators.trained_per_sample)")
-    meta = {**meta, "zoo": {"name": name, "source": source, "licence": licence, "preset": PRESET, "quality": numbers}}
+    generator, meta = load_model(model_path)  # as it samples (a batch-1 batch norm as instance norm)
+    stored, _ = load_model(model_path, running_stats=True)  # as trained: what the zoo's file keeps
+    meta = {**meta, "zoo": {"name": name, "source": source, "licence": licence, "preset": PRESET, "quality": numbers,
+                            **({"recipe": recipe} if recipe else {})}}
     target = ZOO / f"{name}.texnet"
     with tempfile.TemporaryDirectory() as tmp:
-        rounded, _ = load_model(save_model(Path(tmp) / "half.texnet", generator, meta, half=True))
+        rounded, _ = load_model(save_model(Path(tmp) / "half.texnet", stored, meta, half=True))
     diff = fp16_difference(kind, generator, rounded)
     half = diff <= TOLERANCE
     if not half:
         print(f"{name}: fp16 weights change samples by {diff * 255:.2f}/255 (more than 2/255): shipping fp32")
-    save_model(target, generator, meta, half=half)
+    save_model(target, stored, meta, half=half)
     onnx = export_onnx(rounded if half else generator, meta, ZOO / f"{name}.onnx")  # the weights the file holds
     return {"name": name, "kind": kind, "file": target.name, "onnx": onnx.name, "source": source, "licence": licence,
-            "preset": PRESET, "quality": numbers, "weights": "float16" if half else "float32",
+            "preset": PRESET, **({"recipe": recipe} if recipe else {}), "quality": numbers, "weights": "float16" if half else "float32",
             "fp16_max_diff": round(diff, 6), "bytes": target.stat().st_size + onnx.stat().st_size}
 
 
@@ -162,11 +181,18 @@ def main() -> int:
     root = dev_images(BenchConfig())
     ZOO.mkdir(parents=True, exist_ok=True)
     shipped, refused = [], []
-    jobs = [(n, "texture", src, lic, RESULTS / "models" / f"{PRESET}_{Path(src).stem}.texnet", texture_numbers(bench, src))
-            for n, src, lic in TEXTURES]
+    jobs = []
+    for n, src, lic in TEXTURES:
+        if n in FROM_SWEEP:
+            arm, recipe = FROM_SWEEP[n]
+            jobs.append((n, "texture", src, lic, SWEEP / "models" / f"{arm}_{src}.texnet", sweep_numbers(arm, src),
+                         recipe))
+        else:
+            jobs.append((n, "texture", src, lic, RESULTS / "models" / f"{PRESET}_{Path(src).stem}.texnet",
+                         texture_numbers(bench, src), None))
     jobs += [(n, "style", src, lic, RESULTS / "models" / f"style_{PRESET}_{Path(src).stem}.texnet",
-              style_numbers(bench, src)) for n, src, lic in STYLES]
-    for name, kind, source, licence, model, numbers in jobs:
+              style_numbers(bench, src), None) for n, src, lic in STYLES]
+    for name, kind, source, licence, model, numbers, recipe in jobs:
         if numbers is None or not model.exists():
             refused.append(f"{name}: no {PRESET} model or bench numbers yet (run the bench's quality sections)")
         elif not passes(kind, numbers):
@@ -175,7 +201,7 @@ def main() -> int:
             refused.append(f"{name}: numbers pass ({numbers['swd_vs_opt']:.2f}x the optimisation's distance), "
                            f"but {LOOKED_AT[name]}")
         else:
-            entry = ship(name, kind, model, source, licence, numbers)
+            entry = ship(name, kind, model, source, licence, numbers, recipe)
             picture = gallery(entry, root)
             entry["gallery"] = str(picture.relative_to(ROOT)) if picture else None
             shipped.append(entry)

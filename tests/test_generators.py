@@ -205,18 +205,15 @@ def test_instance_norm_matches_pytorchs_and_its_gradients():
 
 
 def test_bf16_finest_join_stays_within_two_levels_or_is_not_used(monkeypatch):
-    from pathlib import Path
-
     from texnet import generators
     from texnet.modelfile import load_model
     from texnet.zoo import resolve
 
-    # the zoo's textures trained with batch 1 and run as instance norm, which bf16 leaves alone
-    assert not load_model(resolve("brick", "texnet"), inference=True, bf16=True)[0].runs_bf16()
-    # the bench's quick gravel (committed with the bench's results) is a trained batch-norm generator (batch 2)
-    gravel = Path(__file__).parents[1] / "benchmarks" / "results" / "models" / "quick_gravel.texnet"
-    fp32, _ = load_model(gravel, inference=True, bf16=False)
-    fast, _ = load_model(gravel, inference=True, bf16=True)
+    # the zoo's brick trained with batch 1 and samples as instance norm; kept with its running averages it is a
+    # trained batch-norm generator
+    brick = resolve("brick", "texnet")
+    fp32, _ = load_model(brick, inference=True, bf16=False, running_stats=True)
+    fast, _ = load_model(brick, inference=True, bf16=True, running_stats=True)
     assert fp32.cfg.norm == "batch"
     assert not fp32.runs_bf16() and fast.runs_bf16()  # it passes the check
     a, b = fp32.sample(200, 136, seed=7), fast.sample(200, 136, seed=7)
@@ -227,7 +224,7 @@ def test_bf16_finest_join_stays_within_two_levels_or_is_not_used(monkeypatch):
             ).abs().max() <= 2 / 255
     # a model the check refuses stays in float32
     monkeypatch.setattr(generators, "BF16_CHECK_TOLERANCE", 0.0)
-    strict, _ = load_model(gravel, inference=True, bf16=True)
+    strict, _ = load_model(brick, inference=True, bf16=True, running_stats=True)
     assert not strict.runs_bf16() and torch.equal(strict.sample(200, 136, seed=7), a)
     # folding again (export does) gives float32 back
     assert not fast.fold_batchnorm().runs_bf16()

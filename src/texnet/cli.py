@@ -275,7 +275,8 @@ def cmd_models(args: argparse.Namespace) -> None:
         print("no pretrained models in this texnet (benchmarks/build_zoo.py makes them)")
         return
     for e in rows:
-        print(f"{e['name']} ({e['kind']}, {e['preset']} preset): {e['source']}, {e['licence']}")
+        recipe = e.get("recipe", f"{e['preset']} preset").split(" (")[0]
+        print(f"{e['name']} ({e['kind']}, {recipe}): {e['source']}, {e['licence']}")
         if zoo.describe(e):
             print(f"    bench: {zoo.describe(e)}")
     if args.sheet:

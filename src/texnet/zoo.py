@@ -44,6 +44,8 @@ def describe(entry: dict[str, Any]) -> str:
         parts = [f"sliced Wasserstein distance {q['swd_vs_opt']:.2f}x the optimisation's"]
         if "train_seconds" in q:
             parts.append(f"{q['train_seconds']:.0f} s of training")
+        if "recipe" in entry:
+            parts.append(entry["recipe"])
         return ", ".join(parts)
     text = f"style distance {q['swd_vs_opt']:.2f}x the optimisation's"
     if "structure" in q:
