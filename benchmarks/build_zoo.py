@@ -150,8 +150,8 @@ def ship(name: str, kind: str, model_path: Path, source: str, licence: str, numb
     save_model(target, stored, meta, half=half)
     onnx = export_onnx(rounded if half else generator, meta, ZOO / f"{name}.onnx")  # the weights the file holds
     return {"name": name, "kind": kind, "file": target.name, "onnx": onnx.name, "source": source, "licence": licence,
-            "preset": PRESET, **({"recipe": recipe} if recipe else {}), "quality": numbers, "weights": "float16" if half else "float32",
-            "fp16_max_diff": round(diff, 6), "bytes": target.stat().st_size + onnx.stat().st_size}
+            "preset": PRESET, **({"recipe": recipe} if recipe else {}), "quality": numbers,
+            "weights": "float16" if half else "float32", "fp16_max_diff": round(diff, 6), "bytes": target.stat().st_size + onnx.stat().st_size}
 
 
 def gallery(entry: dict, dev_images: Path | None) -> Path | None:
