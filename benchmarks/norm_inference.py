@@ -23,6 +23,7 @@ cannot) and writes benchmarks/results/norm_timing.json.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import time
 from pathlib import Path
@@ -52,7 +53,7 @@ def measure(path: Path, row: dict, large: int | None, descriptor) -> dict:
     q = row["size"]
     opt = row["opt"]["gram"]["swd"]
     running, meta = load_model(path, running_stats=True)
-    own = batch_norm_to_instance(load_model(path, running_stats=True)[0]).eval()
+    own = batch_norm_to_instance(copy.deepcopy(running)).eval()
     out = {"model": path.name, "exemplar": name, "batch_size": meta["training"]["batch_size"], "size": q,
            "opt_swd": opt, "crops_swd": (row["crops"] or {}).get("swd")}
 

@@ -295,8 +295,10 @@ def cmd_info(args: argparse.Namespace) -> None:
         return
     gen = meta.get("generator", {})
     train = meta.get("training", {})
+    from texnet.generators import GeneratorConfig, trained_per_sample
+
     norm = gen.get("norm")
-    if norm == "batch" and train.get("batch_size") == 1:
+    if trained_per_sample(GeneratorConfig.from_dict(gen), train.get("batch_size")):
         norm = "batch (trained with batch 1: runs as instance)"
     lines = [
         f"texnet {meta.get('kind', '?')} model: {args.model}",
