@@ -202,7 +202,7 @@ def record_statistics(generator: "MultiScaleGenerator", noise: Sequence[torch.Te
         m.frozen, m.record = None, True
     try:
         with torch.no_grad():
-            generator(noise, content)
+            generator(noise, content) if generator.training else generator.infer(noise, content)
         return [m.frozen for m in norms]
     finally:
         for m in norms:
@@ -322,6 +322,7 @@ class MultiScaleGenerator(nn.Module):
             self.branch_norms.append(_norm(cfg.norm, cfg.channels))
             self.joins.append(conv_block(coarse + cfg.channels, coarse + cfg.channels, cfg))
         self.to_rgb = nn.Conv2d(cfg.channels * cfg.scales, 1 if cfg.grayscale else 3, 1)
+        self.layerwise_bf16 = False  # instance norm, inference: the finest join's convolutions in bf16 (use_bf16_finest)
         rng = torch.Generator().manual_seed(seed) if seed is not None else None
         for module in self.modules():
             if isinstance(module, nn.Conv2d):  # Xavier, as in the paper
@@ -359,6 +360,16 @@ class MultiScaleGenerator(nn.Module):
             up = self.up_norms[j](F.interpolate(x, size=fine.shape[-2:], mode="nearest"))
             x = self.joins[j](torch.cat([up, fine], dim=1))
         return self._pixels(x)
+
+    @torch.inference_mode()
+    def infer(self, noise: Sequence[torch.Tensor], content: torch.Tensor | None = None) -> torch.Tensor:
+        """forward() for inference: instance-norm generators layer by layer in strips (texnet.layerwise: the
+        same result, a fraction of the memory traffic), others as they are (folded, see fold_batchnorm)."""
+        if self.training or self.cfg.norm != "instance":
+            return self(noise, content)
+        from texnet import layerwise
+
+        return layerwise.forward(self, noise, content, bf16_finest=self.layerwise_bf16)
 
     def _pixels(self, x: torch.Tensor) -> torch.Tensor:
         """The last 1x1 conv, mapped from 0..255 units to [0, 1] (and copied to RGB for grey models)."""
@@ -435,31 +446,40 @@ class MultiScaleGenerator(nn.Module):
         """
         g = copy.deepcopy(self).eval()
         g.joins = nn.ModuleList(j.block if isinstance(j, Bf16Block) else j for j in g.joins)
+        g.layerwise_bf16 = False
         if any(isinstance(m, nn.BatchNorm2d) for m in g.modules()):  # none: instance norm, or folded already
             g = _fold_batch_norms(g)
         return g.use_bf16_finest() if finest_bf16 else g
 
     @torch.inference_mode()
     def use_bf16_finest(self) -> "MultiScaleGenerator":
-        """Run the finest join (its two full-size 3x3 convolutions are most of a texture's FLOPs) in bfloat16,
+        """Run the finest join's convolutions (two full-size 3x3 convolutions: most of the FLOPs) in bfloat16,
         if BF16_CHECK_SIZE samples of BF16_CHECK_SEEDS seeds stay within BF16_CHECK_TOLERANCE of float32.
 
         Only the finest join: rounding in coarser layers is upsampled and amplified on its way to the
         pixels (every layer in bf16 moved 128 px samples by 4.8-46/255: benchmarks/bf16_check.py).
-        Batch-norm texture generators only: instance norms would take their statistics in bf16.
+        Batch norm (folded): the whole join in bf16. Instance norm: its convolutions only, statistics
+        and norms in float32 (texnet.layerwise); style generators are checked on a random photo.
         Changes this (inference) generator in place.
         """
-        if self.cfg.content_channels or self.cfg.norm != "batch" or not len(self.joins) or self.runs_bf16():
+        if not len(self.joins) or self.runs_bf16() or (self.cfg.norm == "batch" and self.cfg.content_channels):
             return self
-        size = BF16_CHECK_SIZE
-        reference = self.sample(size, size, BF16_CHECK_SEEDS, seed=0)
-        self.joins[-1] = Bf16Block(self.joins[-1])
-        if (self.sample(size, size, BF16_CHECK_SEEDS, seed=0) - reference).abs().max().item() > BF16_CHECK_TOLERANCE:
-            self.joins[-1] = self.joins[-1].block
+        size, n = BF16_CHECK_SIZE, BF16_CHECK_SEEDS
+        content = torch.rand(n, 3, size, size, generator=torch.Generator().manual_seed(0)).to(
+            self.to_rgb.weight.device) if self.cfg.content_channels else None
+        reference = self.sample(size, size, n, seed=0, content=content)
+        if self.cfg.norm == "batch":
+            self.joins[-1] = Bf16Block(self.joins[-1])
+        else:
+            self.layerwise_bf16 = True
+        if (self.sample(size, size, n, seed=0, content=content) - reference).abs().max().item() > BF16_CHECK_TOLERANCE:
+            if self.cfg.norm == "batch":
+                self.joins[-1] = self.joins[-1].block
+            self.layerwise_bf16 = False
         return self
 
     def runs_bf16(self) -> bool:
-        return any(isinstance(m, Bf16Block) for m in self.modules())
+        return self.layerwise_bf16 or any(isinstance(m, Bf16Block) for m in self.modules())
 
     @torch.inference_mode()
     def sample(self, height: int, width: int, batch: int = 1, seed: int | None = None,
@@ -486,14 +506,14 @@ class MultiScaleGenerator(nn.Module):
                 if self.cfg.norm == "batch":
                     out = self.forward_strips(noise, rows_per_strip=rows)
                 elif max(height, width) <= STATISTICS_SIDE:  # the statistics pass would be the whole image
-                    out = self(noise, content)
+                    out = self.infer(noise, content)
                 else:
                     side = max(2 ** (self.cfg.scales - 1), STATISTICS_SIDE)
                     ref = self.seeded_noise(seed, batch, min(side, height), min(side, width), device, noise_scale)
                     with use_statistics(self, record_statistics(self, ref, None)):
                         out = self.forward_strips(noise, rows_per_strip=rows)
             else:
-                out = self(noise, content)
+                out = self.infer(noise, content)
         finally:
             self.train(was_training)
         return out.clamp(0, 1)

@@ -81,7 +81,7 @@ class TorchBackend:
 
         zs, x = self._tensors(content, noise)
         with torch.inference_mode(), use_statistics(self.generator, stats):
-            return self.generator(zs, x)[0].clamp(0, 1).float().cpu().numpy()
+            return self.generator.infer(zs, x)[0].clamp(0, 1).float().cpu().numpy()
 
     def statistics(self, content: np.ndarray, noise: list[np.ndarray]) -> Any:
         import torch

@@ -1,0 +1,271 @@
+"""Instance-norm generators at inference: one layer at a time, each in horizontal strips.
+
+Run whole-image, a conv -> instance norm -> activation layer moves its full-size activation
+through memory about ten times: the padded copy, the convolution's output, two reductions for
+the statistics, the scale, the shift, the activation. At 1024 px a style generator's finest
+join holds 48 channels, 200 MB a tensor, so these passes, not the arithmetic, set the time.
+
+Here a layer's input stays as written by the convolution before it, together with the
+per-channel steps still owed to it (this layer's norm as scale and shift, the activation).
+Each strip of rows is read once, given those steps while it is in cache, padded, convolved,
+written once, and its sums kept for the next norm's statistics. Norms standing between
+layers (the ones in front of each join) need only a read-only pass for their statistics;
+the upsampling into a join is done strip by strip too. Every per-image statistic is still
+taken over the whole image, so the result is forward()'s up to float rounding
+(tests/test_layerwise.py); frozen statistics (texnet.generators.use_statistics) are honoured.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+if TYPE_CHECKING:
+    from texnet.generators import InstanceNorm, MultiScaleGenerator
+
+STRIP_PIXELS = 64 * 1024  # pixels per strip: rows = STRIP_PIXELS // width (a few MB of activations: cache-sized)
+
+Step = tuple[torch.Tensor, torch.Tensor, str | None]  # per-channel scale (N, C, 1, 1), shift, then an activation
+
+
+def _apply(x: torch.Tensor, steps: Sequence[Step], out: torch.Tensor | None = None) -> torch.Tensor:
+    """The steps on x (never in place on x), the last one written into `out` when given."""
+    for i, (scale, shift, act) in enumerate(steps):
+        x = torch.addcmul(shift, x, scale, out=out if i == len(steps) - 1 else None)
+        if act == "leaky":
+            F.leaky_relu_(x, 0.01)
+        elif act == "relu":
+            F.relu_(x)
+    if out is not None and not steps:
+        out.copy_(x)
+    return x if out is None else out
+
+
+class Source:
+    """A full-size activation that can hand out any rows, fully computed, without being stored whole."""
+
+    channels: int
+    height: int
+    width: int
+
+    def write(self, index: torch.Tensor, out: torch.Tensor) -> None:
+        """Rows `index` (all within 0..height-1) into out, a (N, channels, len(index), width) view."""
+        raise NotImplementedError
+
+    def rows(self, index: torch.Tensor, batch: int) -> torch.Tensor:
+        out = torch.empty(batch, self.channels, len(index), self.width)
+        self.write(index, out)
+        return out
+
+    def then(self, steps: list[Step]) -> "Source":
+        """This source with per-channel steps applied after it."""
+        raise NotImplementedError
+
+
+class Stored(Source):
+    """A tensor as a convolution wrote it, with the steps (norm, activation) still owed to it."""
+
+    def __init__(self, data: torch.Tensor, steps: list[Step] | None = None):
+        self.data, self.steps = data, steps or []
+        self.channels, self.height, self.width = data.shape[1:]
+
+    def write(self, index: torch.Tensor, out: torch.Tensor) -> None:
+        a, n = int(index[0]), len(index)
+        contiguous = bool((index == torch.arange(a, a + n)).all())
+        _apply(self.data[:, :, a:a + n] if contiguous else self.data.index_select(2, index), self.steps, out)
+
+    def then(self, steps: list[Step]) -> "Source":
+        return Stored(self.data, self.steps + steps)
+
+
+class Upsampled(Source):
+    """Nearest upsampling of a coarser source to (height, width), as F.interpolate(mode="nearest")."""
+
+    def __init__(self, source: Source, height: int, width: int):
+        from texnet.generators import _nearest_rows
+
+        self.source, self.channels, self.height, self.width = source, source.channels, height, width
+        self.row_map = _nearest_rows(height, source.height)
+
+    def write(self, index: torch.Tensor, out: torch.Tensor) -> None:
+        x = self.source.rows(self.row_map[index], out.shape[0])
+        if self.width == 2 * self.source.width:  # each column twice: straight into out, no resampled temporary
+            out.unflatten(3, (self.source.width, 2)).copy_(x.unsqueeze(-1).expand(*x.shape, 2))
+        else:
+            out.copy_(F.interpolate(x, size=(x.shape[2], self.width), mode="nearest"))
+
+    def then(self, steps: list[Step]) -> "Source":
+        # per-channel steps commute with nearest upsampling: apply them on the coarse rows (fewer pixels)
+        return Upsampled(self.source.then(steps), self.height, self.width)
+
+
+class Joined(Source):
+    """Sources of one size concatenated along channels."""
+
+    def __init__(self, parts: Sequence[Source]):
+        self.parts = list(parts)
+        self.channels = sum(p.channels for p in parts)
+        self.height, self.width = parts[0].height, parts[0].width
+
+    def write(self, index: torch.Tensor, out: torch.Tensor) -> None:
+        c = 0
+        for p in self.parts:
+            p.write(index, out[:, c:c + p.channels])
+            c += p.channels
+
+
+# ---------------------------------------------------------------------------- passes
+
+
+def _strips(height: int, width: int) -> list[tuple[int, int]]:
+    rows = max(1, STRIP_PIXELS // max(width, 1))
+    return [(a, min(a + rows, height)) for a in range(0, height, rows)]
+
+
+def _padded_rows(source: Source, a: int, b: int, halo: int, mode: str, batch: int) -> torch.Tensor:
+    """Rows a-halo .. b+halo-1 of the source, padded in both directions as padding_mode pads a convolution's
+    input, written into one buffer: the convolution's input, with no padded copy."""
+    h, w = source.height, source.width
+    buf = torch.empty(batch, source.channels, b - a + 2 * halo, w + 2 * halo)
+    inner = buf[:, :, :, halo:halo + w]
+    wanted = torch.arange(a - halo, b + halo)
+    if mode == "circular":
+        source.write(wanted % h, inner)
+    elif mode == "replicate":
+        source.write(wanted.clamp(0, h - 1), inner)
+    elif mode == "reflect":
+        source.write(wanted.abs().where(wanted < h, 2 * (h - 1) - wanted), inner)
+    else:  # zeros
+        inside = (wanted >= 0) & (wanted < h)
+        top = int((wanted < 0).sum())
+        source.write(wanted[inside], inner[:, :, top:top + int(inside.sum())])
+        inner[:, :, :top] = 0
+        inner[:, :, top + int(inside.sum()):] = 0
+    if halo:
+        left, right = buf[:, :, :, :halo], buf[:, :, :, halo + w:]
+        if mode == "circular":
+            left.copy_(buf[:, :, :, w:w + halo])
+            right.copy_(buf[:, :, :, halo:2 * halo])
+        elif mode == "replicate":
+            left.copy_(buf[:, :, :, halo:halo + 1].expand_as(left))
+            right.copy_(buf[:, :, :, halo + w - 1:halo + w].expand_as(right))
+        elif mode == "reflect":
+            left.copy_(buf[:, :, :, halo + 1:2 * halo + 1].flip(3))
+            right.copy_(buf[:, :, :, w - 1:w + halo - 1].flip(3))
+        else:
+            left.zero_()
+            right.zero_()
+    return buf
+
+
+class _Sums:
+    """Per-sample, per-channel sums of x and x^2: float32 within a strip, float64 across strips (the
+    variance is E[x^2] - E[x]^2, which cancels)."""
+
+    def __init__(self) -> None:
+        self.s1: torch.Tensor | float = 0.0
+        self.s2: torch.Tensor | float = 0.0
+        self.count = 0
+
+    def add(self, x: torch.Tensor) -> None:
+        self.s1 = self.s1 + x.sum(dim=(2, 3)).double()
+        self.s2 = self.s2 + torch.linalg.vector_norm(x, dim=(2, 3)).double().square()
+        self.count += x.shape[2] * x.shape[3]
+
+    def mean_var(self) -> tuple[torch.Tensor, torch.Tensor]:
+        mean = self.s1 / self.count
+        var = (self.s2 / self.count - mean * mean).clamp_min(0)
+        shape = (*mean.shape, 1, 1)
+        return mean.float().view(shape), var.float().view(shape)
+
+
+def _norm_step(norm: "InstanceNorm", sums: _Sums, act: str | None) -> Step:
+    """The instance norm as a per-channel scale and shift: own statistics, or frozen ones (tiles, videos)."""
+    if norm.frozen is not None:
+        mean, var = norm.frozen
+    else:
+        mean, var = sums.mean_var()
+        if norm.record:
+            norm.frozen = (mean, var)
+    scale = norm.weight.view(1, -1, 1, 1) * torch.rsqrt(var + norm.eps)
+    return scale, norm.bias.view(1, -1, 1, 1) - mean * scale, act
+
+
+def _conv(source: Source, conv: nn.Conv2d, keep_sums: bool, batch: int, dtype: torch.dtype) -> tuple[torch.Tensor, _Sums]:
+    """The convolution over the whole source, strip by strip, in `dtype`, and the sums of its output (float32)."""
+    halo = conv.kernel_size[0] // 2
+    weight, bias = conv.weight.to(dtype), conv.bias.to(dtype)
+    out = torch.empty(batch, conv.out_channels, source.height, source.width)
+    sums = _Sums()
+    for a, b in _strips(source.height, source.width):
+        x = _padded_rows(source, a, b, halo, conv.padding_mode, batch)
+        out[:, :, a:b] = F.conv2d(x.to(dtype), weight, bias, dilation=conv.dilation, groups=conv.groups)
+        if keep_sums:
+            sums.add(out[:, :, a:b])
+    return out, sums
+
+
+def _statistics(source: Source, batch: int) -> _Sums:
+    """A read-only pass for a norm that follows no convolution."""
+    sums = _Sums()
+    for a, b in _strips(source.height, source.width):
+        sums.add(source.rows(torch.arange(a, b), batch))
+    return sums
+
+
+def _activation(module: nn.Module) -> str | None:
+    if isinstance(module, nn.LeakyReLU):
+        return "leaky"
+    if isinstance(module, nn.ReLU):
+        return "relu"
+    return None
+
+
+def run_block(block: nn.Sequential, source: Source, batch: int, dtype: torch.dtype = torch.float32) -> Source:
+    """A conv block (conv, instance norm, activation, ...) as strip passes; returns its output, steps owed.
+
+    dtype bfloat16 runs the convolutions in it; what they write, the statistics, norms and activations
+    stay float32."""
+    from texnet.generators import InstanceNorm
+
+    layers = list(block)
+    out = source
+    i = 0
+    while i < len(layers):
+        conv = layers[i]
+        if not isinstance(conv, nn.Conv2d):
+            raise ValueError(f"layer-wise inference expects conv blocks, found {type(conv).__name__}")
+        norm = layers[i + 1] if i + 1 < len(layers) and isinstance(layers[i + 1], InstanceNorm) else None
+        act = _activation(layers[i + 2]) if norm is not None and i + 2 < len(layers) else None
+        data, sums = _conv(out, conv, norm is not None and norm.frozen is None, batch, dtype)
+        out = Stored(data, [_norm_step(norm, sums, act)] if norm is not None else [])
+        i += 1 + (norm is not None) + (act is not None)
+    return out
+
+
+def normed(norm: "InstanceNorm", source: Source, batch: int) -> Source:
+    """A norm on its own (before a join): statistics from a read-only pass unless frozen."""
+    sums = _statistics(source, batch) if norm.frozen is None else _Sums()
+    return source.then([_norm_step(norm, sums, None)])
+
+
+@torch.inference_mode()
+def forward(generator: "MultiScaleGenerator", noise: Sequence[torch.Tensor],
+            content: torch.Tensor | None = None, bf16_finest: bool = False) -> torch.Tensor:
+    """generator(noise, content) for an eval-mode instance-norm generator, layer by layer in strips.
+
+    bf16_finest: the finest join's convolutions (most of the arithmetic) in bfloat16."""
+    inputs = generator._inputs(noise, content)
+    n, k = inputs[0].shape[0], generator.cfg.scales
+    x = run_block(generator.branches[k - 1], Stored(inputs[k - 1]), n)
+    for j, s in enumerate(range(k - 2, -1, -1)):
+        fine = normed(generator.branch_norms[j], run_block(generator.branches[s], Stored(inputs[s]), n), n)
+        up = normed(generator.up_norms[j], Upsampled(x, fine.height, fine.width), n)
+        finest = j == len(generator.joins) - 1
+        x = run_block(generator.joins[j], Joined([up, fine]), n,
+                      torch.bfloat16 if bf16_finest and finest else torch.float32)
+    out = [generator._pixels(x.rows(torch.arange(a, b), n)) for a, b in _strips(x.height, x.width)]
+    return torch.cat(out, dim=2)
