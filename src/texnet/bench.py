@@ -572,27 +572,34 @@ def bench_inference(cfg: BenchConfig, out: Path, log: Log) -> dict[str, Any]:
     from texnet.runtime import OnnxModel
     from texnet.stylize import StylizeOptions, TorchBackend, stylize_array
 
+    from texnet import zoo
+
     device = resolve_device(cfg.device)
     rows: list[dict[str, Any]] = []
     texture_path = texture_model(cfg.exemplars[0], cfg.speed_preset, cfg, out, log)
     style_path = style_model(cfg.style, cfg.style_preset, cfg, out, log)
     for kind, path, sizes in (("texture", texture_path, cfg.inference_texture_sizes),
+                              ("texture (instance norm)", zoo.resolve(INSTANCE_NORM_TEXTURE), cfg.inference_texture_sizes),
                               ("style", style_path, cfg.inference_style_sizes)):
         old, meta = load_model(path, device)
         new, _ = load_model(path, device, inference=True)
         onnx_path = export_onnx(old, meta, out / "models" / f"{path.stem}.onnx")
         onnx = OnnxModel(onnx_path)
         for size in sizes:
-            row: dict[str, Any] = {"kind": kind, "size": size, "model": path.name}
+            row: dict[str, Any] = {"kind": kind, "size": size, "model": path.name, "norm": new.cfg.norm}
             zs = [torch.from_numpy(z).to(device) for z in noise_pyramid(0, 1, size, size, old.cfg.scales)]
             photo = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0)).to(device)
             row["gflop"] = conv_gflop(old, zs, photo if kind == "style" else None)
-            if kind == "texture":
+            if kind.startswith("texture"):
                 def legacy() -> Any:
+                    if old.cfg.norm == "instance":  # texnet 0.1.0 sampled these in one pass, its instance norm
+                        return _legacy_forward(old, seeded(size), None)
                     with torch.no_grad():
-                        noise = [torch.from_numpy(z).to(device) for z in noise_pyramid(0, 1, size, size, old.cfg.scales)]
-                        return old.forward_strips(noise, max(16, 512 * 512 // (4 * size))) if size * size > 512 * 512 \
-                            else old(noise)
+                        return old.forward_strips(seeded(size), max(16, 512 * 512 // (4 * size))) \
+                            if size * size > 512 * 512 else old(seeded(size))
+
+                def seeded(size: int) -> list[torch.Tensor]:
+                    return [torch.from_numpy(z).to(device) for z in noise_pyramid(0, 1, size, size, old.cfg.scales)]
 
                 paths = {"pytorch-0.1": legacy, "pytorch": lambda: new.sample(size, size, seed=0),
                          "onnxruntime": lambda: onnx.sample(size, size, seed=0)}
@@ -602,9 +609,14 @@ def bench_inference(cfg: BenchConfig, out: Path, log: Log) -> dict[str, Any]:
                 paths = {"pytorch-0.1": lambda: _legacy_stylize(old, photo),
                          "pytorch": lambda: stylize_array(TorchBackend(new), content, opts),
                          "onnxruntime": lambda: stylize_array(onnx, content, opts)}
-            if kind == "texture":  # how far the optimized path (bf16 finest join, where used) is from fp32
-                row["pytorch_bf16"] = new.runs_bf16()
-                row["pytorch_max_diff_255"] = 255 * float((legacy().clamp(0, 1) - paths["pytorch"]()).abs().max())
+            # how far the optimized path (bf16 finest join, where its check let it) is from float32 on the same input
+            row["pytorch_bf16"] = new.runs_bf16()
+            if kind.startswith("texture"):
+                reference, now = legacy()[0].cpu(), paths["pytorch"]()[0].cpu()
+            else:
+                reference = torch.from_numpy(stylize_array(TorchBackend(old), content, opts)[0])
+                now = torch.from_numpy(stylize_array(TorchBackend(new), content, opts)[0])
+            row["pytorch_max_diff_255"] = 255 * float((reference.clamp(0, 1) - now).abs().max())
             for name, fn in paths.items():
                 seconds = _median_seconds(fn, cfg.inference_repeats, device)
                 row[f"{name}_ms"] = 1000 * seconds
@@ -623,6 +635,10 @@ def bench_inference(cfg: BenchConfig, out: Path, log: Log) -> dict[str, Any]:
     return result
 
 
+# the inference rows' instance-norm texture: a shipped model (no training), trained with batch 1
+INSTANCE_NORM_TEXTURE = "brick"
+
+
 def _instance_norm_0_1(norm: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Instance norm as texnet 0.1.0 computed it: centred variance, then normalise, scale and shift."""
     mean = x.mean(dim=(2, 3), keepdim=True)
@@ -632,11 +648,10 @@ def _instance_norm_0_1(norm: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def _legacy_stylize(generator: Any, photo: torch.Tensor) -> Any:
-    """texnet 0.1.0's one-pass stylization: torch noise, unfolded model, its instance norm, no_grad."""
+def _legacy_forward(generator: Any, noise: list[torch.Tensor], photo: torch.Tensor | None) -> Any:
+    """texnet 0.1.0's one pass: the unfolded model, its instance norm, no_grad."""
     from texnet.generators import InstanceNorm
 
-    noise = generator.make_noise(1, photo.shape[2], photo.shape[3], torch.Generator().manual_seed(0), photo.device)
     norms = [m for m in generator.modules() if isinstance(m, InstanceNorm)]
     for m in norms:
         m.forward = functools.partial(_instance_norm_0_1, m)
@@ -645,6 +660,12 @@ def _legacy_stylize(generator: Any, photo: torch.Tensor) -> Any:
     finally:
         for m in norms:
             del m.forward
+
+
+def _legacy_stylize(generator: Any, photo: torch.Tensor) -> Any:
+    """texnet 0.1.0's one-pass stylization: torch noise, then _legacy_forward."""
+    noise = generator.make_noise(1, photo.shape[2], photo.shape[3], torch.Generator().manual_seed(0), photo.device)
+    return _legacy_forward(generator, noise, photo)
 
 
 def _peer_timing(cfg: BenchConfig, device: torch.device) -> dict[str, Any] | None:
@@ -799,11 +820,12 @@ def markdown_inference(section: dict[str, Any]) -> list[str]:
                      f"{_fmt(row['onnxruntime_gflops'])} |")
     lines += ["", f"Descriptor (VGG convolutions, fp32 PyTorch, 256 px): {_fmt(r['descriptor_gflops'])} GFLOP/s on "
               "this machine. pytorch-0.1 = eager PyTorch as texnet 0.1.0 ran it (batch norm not folded); pytorch = "
-              "batch norm folded at load, inference_mode, channels_last"
-              + (", the texture's finest join in bf16 (largest difference from fp32: "
-                 + ", ".join(f"{_fmt(row['pytorch_max_diff_255'])}/255 at {row['size']} px" for row in r["rows"]
-                             if row.get("pytorch_bf16")) + ")" if any(row.get("pytorch_bf16") for row in r["rows"])
-                 else "") +
+              "batch norm folded at load (texture), instance-norm generators layer by layer in strips "
+              "(texnet.layerwise), inference_mode"
+              + (", the finest join's convolutions in bf16 where its check passed (largest difference from fp32: "
+                 + ", ".join(f"{row['kind']} {_fmt(row['pytorch_max_diff_255'])}/255 at {row['size']} px"
+                             for row in r["rows"] if row.get("pytorch_bf16")) + ")"
+                 if any(row.get("pytorch_bf16") for row in r["rows"]) else "") +
               "; onnxruntime = the exported graph in the torch-free runtime. Times include making the noise."]
     if r.get("peer"):
         p = r["peer"]
