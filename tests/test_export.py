@@ -177,8 +177,22 @@ def test_auto_sampler_takes_pytorch_for_large_textures_only_when_it_runs_bf16(mo
     used = []
     monkeypatch.setattr(sampler.onnx, "sample", lambda *a: used.append("onnx"))
     monkeypatch.setattr(sampler.torch, "sample", lambda *a: used.append("torch"))
+    assert sampler.torch.generator.cfg.norm == "instance"  # trained with batch 1
     for bf16 in (True, False):
         monkeypatch.setattr(sampler.torch.generator, "runs_bf16", lambda: bf16)
         sampler.sample(300, 300, 0)
         sampler.sample(600, 600, 0)
-    assert used == ["onnx", "torch", "onnx", "onnx"]
+        sampler.sample(1100, 1100, 0)  # beyond STATISTICS_SIDE: instance norm would take the fp32 strips
+    assert used == ["onnx", "torch", "onnx", "onnx", "onnx", "onnx"]
+
+
+def test_auto_style_backend_is_pytorch_only_when_it_runs_bf16(monkeypatch, tmp_path):
+    from texnet import runtime
+    from texnet.generators import MultiScaleGenerator
+    from texnet.stylize import TorchBackend
+
+    monkeypatch.setenv("TEXNET_CACHE", str(tmp_path))
+    for bf16, kind in ((True, TorchBackend), (False, runtime.OnnxModel)):
+        monkeypatch.setattr(MultiScaleGenerator, "runs_bf16", lambda self: bf16)
+        assert isinstance(runtime.open_style_model("starry-night", "auto", "cpu"), kind)
+    assert isinstance(runtime.open_style_model("starry-night", "torch", "cpu"), TorchBackend)

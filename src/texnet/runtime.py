@@ -188,9 +188,10 @@ def cached_onnx(path: Path) -> Path | None:
 
 class AutoTextureSampler:
     """The fastest path measured here (`texnet bench --sections inference`, benchmarks/results/bench.md):
-    onnxruntime for sizes it can hold, except that PyTorch's strip-wise sampling (bounded memory) takes
-    images over STRIP_PIXELS when it runs the finest join in bf16 (CPUs with AVX512-BF16), and all
-    sizes beyond onnxruntime's memory."""
+    onnxruntime for sizes it can hold, except that PyTorch takes images over STRIP_PIXELS when it runs
+    the finest join in bf16 (CPUs with AVX512-BF16): batch-norm models in strips (bounded memory),
+    instance-norm ones layer by layer (texnet.layerwise) up to STATISTICS_SIDE; and all sizes beyond
+    onnxruntime's memory."""
 
     def __init__(self, path: Path, device: str):
         self.torch = TorchTextureSampler(path, device)
@@ -200,8 +201,12 @@ class AutoTextureSampler:
     def sample(self, width: int, height: int, seed: int, noise_scale: float = 1.0) -> np.ndarray:
         from texnet.limits import fits_onnx
 
-        strips_in_bf16 = width * height > STRIP_PIXELS and self.torch.generator.runs_bf16()
-        if self.onnx is not None and fits_onnx("texture", width, height) and not strips_in_bf16:
+        from texnet.generators import STATISTICS_SIDE
+
+        g = self.torch.generator
+        torch_in_bf16 = width * height > STRIP_PIXELS and g.runs_bf16() and (
+            g.cfg.norm == "batch" or max(width, height) <= STATISTICS_SIDE)
+        if self.onnx is not None and fits_onnx("texture", width, height) and not torch_in_bf16:
             return self.onnx.sample(width, height, seed, noise_scale)
         return self.torch.sample(width, height, seed, noise_scale)
 
@@ -232,7 +237,9 @@ def open_style_model(path: str | os.PathLike, runtime: str = "auto", device: str
 
     dev = resolve_device(device)
     generator, _ = load_style_model(path, dev, inference=True)  # checks the kind before any export
-    if runtime == "auto" and dev.type == "cpu":
+    # auto: PyTorch where it runs the finest join's convolutions in bf16 (layer by layer: faster than
+    # onnxruntime at 512 and 1024 px in the bench's inference rows), else onnxruntime
+    if runtime == "auto" and dev.type == "cpu" and not generator.runs_bf16():
         onnx_path = cached_onnx(path)
         if onnx_path is not None:
             return OnnxModel(onnx_path).require("style")
