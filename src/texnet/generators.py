@@ -365,8 +365,8 @@ class MultiScaleGenerator(nn.Module):
     def infer(self, noise: Sequence[torch.Tensor], content: torch.Tensor | None = None) -> torch.Tensor:
         """forward() for inference: instance-norm generators layer by layer in strips (texnet.layerwise: the
         same result, a fraction of the memory traffic), others as they are (folded, see fold_batchnorm)."""
-        if self.training or self.cfg.norm != "instance":
-            return self(noise, content)
+        if self.training or self.cfg.norm != "instance" or self.to_rgb.weight.device.type != "cpu":
+            return self(noise, content)  # on a GPU memory traffic is cheap: the plain pass
         from texnet import layerwise
 
         return layerwise.forward(self, noise, content, bf16_finest=self.layerwise_bf16)

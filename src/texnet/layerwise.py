@@ -1,9 +1,10 @@
 """Instance-norm generators at inference: one layer at a time, each in horizontal strips.
 
 Run whole-image, a conv -> instance norm -> activation layer moves its full-size activation
-through memory about ten times: the padded copy, the convolution's output, two reductions for
-the statistics, the scale, the shift, the activation. At 1024 px a style generator's finest
-join holds 48 channels, 200 MB a tensor, so these passes, not the arithmetic, set the time.
+through memory once for every step: the padded copy, the convolution's output, two reductions
+for the statistics, the scale, the shift, the activation. At 1024 px a style generator's finest
+join holds 48 channels (48 x 1024 x 1024 floats: 200 MB a tensor), so these passes weigh as much
+as the arithmetic. CPU only: infer() keeps forward() on other devices.
 
 Here a layer's input stays as written by the convolution before it, together with the
 per-channel steps still owed to it (this layer's norm as scale and shift, the activation).
