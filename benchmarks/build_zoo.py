@@ -1,7 +1,6 @@
 """Build texnet's pretrained models (the zoo) from the bench's `standard` generators, behind a quality gate.
 
     texnet bench --out benchmarks/results --sections quality style-quality   # trains and measures (hours)
-    python benchmarks/quality_sweep.py --arms standard-floor --exemplars gravel   # gravel's model (FROM_SWEEP)
     python benchmarks/build_zoo.py                                         # gate, fp16, ONNX, gallery
 
 The bench trains the `standard` preset for each exemplar and painting below and measures
@@ -57,10 +56,9 @@ TEXTURES = [  # (zoo name, exemplar, licence of the exemplar)
 ]
 # Exemplars whose zoo model comes from a run of benchmarks/quality_sweep.py instead of the bench's `standard`
 # model: the sweep measures with the bench's meter, seeds, size and optimisation reference (texnet.quality),
-# and its row gives the numbers. standard-floor is the standard recipe with the floor weighting (each layer over
-# what real crops score at the training size): gravel 1.32x the optimisation's distance, where standard gives
-# 1.55x (benchmarks/quality/sweep.md).
-FROM_SWEEP = {"gravel": ("standard-floor", "standard preset + floor weighting (quality sweep arm standard-floor)")}
+# and its row gives the numbers. Empty since `standard` took the floor weighting: the sweep's standard-floor
+# models are the bench's standard models now (benchmarks/adopt_sweep_model.py).
+FROM_SWEEP: dict[str, tuple[str, str]] = {}
 SWEEP = ROOT / "benchmarks" / "quality"
 STYLES = [  # (zoo name, painting in ../shared/images/styles, licence)
     ("starry-night", "starry_night.jpg", "public domain (Vincent van Gogh, The Starry Night, 1889)"),
