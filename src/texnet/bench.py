@@ -555,6 +555,10 @@ def conv_gflop(module: torch.nn.Module, *inputs: Any) -> float:
     return total[0] / 1e9
 
 
+# the inference rows' instance-norm texture: a shipped model (no training), trained with batch 1
+INSTANCE_NORM_TEXTURE = "brick"
+
+
 def bench_inference(cfg: BenchConfig, out: Path, log: Log) -> dict[str, Any]:
     """Time per texture and per stylized photo for three paths, with the GFLOP/s each reaches.
 
@@ -633,10 +637,6 @@ def bench_inference(cfg: BenchConfig, out: Path, log: Log) -> dict[str, Any]:
     result = {"rows": rows, "descriptor_gflops": gflop / seconds, "descriptor_gflop_256": gflop}
     result["peer"] = _peer_timing(cfg, device)
     return result
-
-
-# the inference rows' instance-norm texture: a shipped model (no training), trained with batch 1
-INSTANCE_NORM_TEXTURE = "brick"
 
 
 def _instance_norm_0_1(norm: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:

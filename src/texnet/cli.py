@@ -361,7 +361,7 @@ def _add_runtime_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runtime", choices=("auto", "torch", "onnx"), default="auto",
                    help="auto (default): onnxruntime for .onnx models (no PyTorch needed); .texnet models on the CPU "
                         "through a cached ONNX export too, except style models and large textures on CPUs with "
-                        "bf16, which PyTorch runs faster; torch: PyTorch only")
+                        "bf16, which PyTorch runs as fast or faster; torch: PyTorch only")
     p.add_argument("--device", default="auto", help="PyTorch device: cpu, cuda, cuda:N or auto (default auto)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 

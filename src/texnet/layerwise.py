@@ -35,7 +35,7 @@ Step = tuple[torch.Tensor, torch.Tensor, str | None]  # per-channel scale (N, C,
 def _apply(x: torch.Tensor, steps: Sequence[Step], out: torch.Tensor | None = None) -> torch.Tensor:
     """The steps on x (never in place on x), the last one written into `out` when given.
 
-    mul then in-place add: a third of addcmul's time here, which broadcasts per-channel operands slowly."""
+    mul then in-place add rather than addcmul, which broadcasts per-channel operands slowly on CPU."""
     for i, (scale, shift, act) in enumerate(steps):
         x = torch.mul(x, scale, out=out) if out is not None and i == len(steps) - 1 else x * scale
         x.add_(shift)

@@ -187,11 +187,11 @@ def cached_onnx(path: Path) -> Path | None:
 
 
 class AutoTextureSampler:
-    """The fastest path measured here (`texnet bench --sections inference`, benchmarks/results/bench.md):
-    onnxruntime for sizes it can hold, except that PyTorch takes images over STRIP_PIXELS when it runs
-    the finest join in bf16 (CPUs with AVX512-BF16): batch-norm models in strips (bounded memory),
-    instance-norm ones layer by layer (texnet.layerwise) up to STATISTICS_SIDE; and all sizes beyond
-    onnxruntime's memory."""
+    """The path measured fastest here, or as fast with less memory (`texnet bench --sections inference`,
+    benchmarks/results/bench.md): onnxruntime for sizes it can hold, except that PyTorch takes images over
+    STRIP_PIXELS when it runs the finest join in bf16 (CPUs with AVX512-BF16): batch-norm models in strips
+    (bounded memory), instance-norm ones layer by layer (texnet.layerwise) up to STATISTICS_SIDE; and all
+    sizes beyond onnxruntime's memory."""
 
     def __init__(self, path: Path, device: str):
         self.torch = TorchTextureSampler(path, device)
@@ -237,8 +237,8 @@ def open_style_model(path: str | os.PathLike, runtime: str = "auto", device: str
 
     dev = resolve_device(device)
     generator, _ = load_style_model(path, dev, inference=True)  # checks the kind before any export
-    # auto: PyTorch where it runs the finest join's convolutions in bf16 (layer by layer: faster than
-    # onnxruntime at 512 and 1024 px in the bench's inference rows), else onnxruntime
+    # auto: PyTorch where it runs the finest join's convolutions in bf16 (layer by layer: as fast as onnxruntime
+    # or faster in the bench's inference rows, with less memory than a one-pass graph), else onnxruntime
     if runtime == "auto" and dev.type == "cpu" and not generator.runs_bf16():
         onnx_path = cached_onnx(path)
         if onnx_path is not None:
