@@ -42,9 +42,9 @@ STRUCTURE_GATE = 0.3
 TOLERANCE = 2 / 255
 # Models whose numbers pass but whose pictures do not show the material (looked at in the bench's contact
 # sheets, benchmarks/results/quality/<exemplar>_sheet.jpg): the gate is the numbers and the eye.
-LOOKED_AT = {
-    "coins": "its samples are merged amoeba-shaped blobs with a coin-like surface, not separate round coins",
-}
+# Empty since coins are trained at half scale (coins-half): at full scale their samples were merged
+# amoeba-shaped blobs with a coin-like surface, not separate round coins.
+LOOKED_AT: dict[str, str] = {}
 
 TEXTURES = [  # (zoo name, exemplar, licence of the exemplar)
     ("brick", "brick", "CC0 (CC0Textures Bricks25, via scikit-image)"),
@@ -52,7 +52,7 @@ TEXTURES = [  # (zoo name, exemplar, licence of the exemplar)
     ("grass", "grass", "CC0 (linolafett on DeviantArt, via scikit-image)"),
     ("hubble", "hubble-crop", "public domain (NASA, Hubble eXtreme Deep Field, via scikit-image)"),
     ("ihc", "ihc", "no known copyright restrictions (immunohistochemistry slide, CMMI, via scikit-image)"),
-    ("coins", "coins", "no known copyright restrictions (Brooklyn Museum collection, via scikit-image)"),
+    ("coins", "coins-half", "no known copyright restrictions (Brooklyn Museum collection, via scikit-image)"),
 ]
 # Exemplars whose zoo model comes from a run of benchmarks/quality_sweep.py instead of the bench's `standard`
 # model: the sweep measures with the bench's meter, seeds, size and optimisation reference (texnet.quality),

@@ -96,3 +96,18 @@ def test_legacy_stylize_is_the_same_function_with_texnet_0_1s_instance_norm():
         now = g(noise, photo).clamp(0, 1)
     assert torch.allclose(_legacy_stylize(g, photo), now, atol=1e-4)
     assert "forward" not in vars(next(m for m in g.modules() if type(m).__name__ == "InstanceNorm"))
+
+
+def test_inference_report_scales_the_small_texture_by_the_peer():
+    """With the peer timed in the same run, the report gives its ratio and the 256 px texture on the peer's scale."""
+    from texnet.bench import PEER_QUIET_MS, markdown_inference
+
+    row = {"gflop": 1.0, "pytorch-0.1_ms": 90.0, "pytorch_gflops": 1.0, "onnxruntime_gflops": 1.0,
+           "pytorch-0.1_gflops": 1.0, "speedup": 3.0}
+    rows = [{**row, "kind": "texture", "size": 256, "pytorch_ms": 30.0, "onnxruntime_ms": 40.0},
+            {**row, "kind": "style", "size": 1024, "pytorch_ms": 1200.0, "onnxruntime_ms": 1000.0}]
+    text = "\n".join(markdown_inference({"data": {"rows": rows, "descriptor_gflops": 150.0,
+                                                  "peer": {"name": "peer", "size": 1024, "ms": 500.0}}}))
+    assert "peer stylizes 1024x1024 in 500 ms" in text and "takes 2x as long" in text
+    assert f"{30 / 500 * PEER_QUIET_MS:g} ms on a machine where the peer takes {PEER_QUIET_MS} ms" in text
+    assert "peer" not in "\n".join(markdown_inference({"data": {"rows": rows, "descriptor_gflops": 150.0}}))

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from texnet.images import load_image, tile
-from texnet.quality import (QualityMeter, contact_sheet, diversity, exemplar_crops, ratios, seam_score,
+from texnet.quality import (QualityMeter, contact_sheet, diversity, exemplar_crops, measuring_size, ratios, seam_score,
                             shift_similarity)
 
 
@@ -39,6 +39,29 @@ def test_exemplar_crops_do_not_overlap():
     assert len({float(c[0, 0, 0]) for c in crops}) == 6
     assert exemplar_crops(image, 5).shape[0] == 2
     assert exemplar_crops(image, 7) is None  # fewer than two disjoint crops
+
+
+def test_measuring_size_keeps_two_disjoint_crops():
+    assert measuring_size(512, 512, 256) == 256
+    assert measuring_size(152, 192, 256) == 96  # one row of two crops along the longer side
+    assert measuring_size(303, 384, 256) == 192
+    assert measuring_size(40, 40, 256) == 32  # the descriptor's minimum
+    for h, w in ((152, 192), (303, 384), (100, 400)):
+        assert exemplar_crops(torch.zeros(3, h, w), measuring_size(h, w, 256)) is not None
+
+
+def test_named_views_crop_and_scale_the_bundled_samples():
+    from texnet.images import load_exemplar
+
+    coins, info = load_exemplar("coins-half")
+    full, _ = load_exemplar("coins")
+    assert coins.shape[-2:] == (152, 192) and full.shape[-2:] == (303, 384)
+    assert info["name"] == "coins-half" and info["longer_side"] == 192 and "crop" not in info
+    # the half-scale view is the photo, smaller: close to the full photo pooled 2x2
+    pooled = torch.nn.functional.interpolate(full, size=(152, 192), mode="area")
+    assert (coins - pooled).abs().mean() < 0.03
+    hubble, info = load_exemplar("hubble-crop")
+    assert hubble.shape[-2:] == (512, 512) and info["crop"] == [244, 180, 512, 512] and "longer_side" not in info
 
 
 def test_quality_meter_ranks_real_crops_above_noise_and_off_colours(hed_descriptor_spec):

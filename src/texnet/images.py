@@ -38,9 +38,13 @@ SAMPLE_FILES = {
     "motorcycle": "motorcycle_left.png", "color": "color.png", "camera": "camera.png",
     "coins": "coins.png", "moon": "moon.png",
 }
-# Named crops of the samples, (sample, (left, top, width, height)): textures inside photos.
-SAMPLE_CROPS = {
-    "hubble-crop": ("hubble", (244, 180, 512, 512)),  # galaxies on black: a sparse colour texture
+# Named views of the samples, (sample, (left, top, width, height) or None, longer side or None): textures
+# inside photos, or a photo at the scale where the descriptor sees its objects whole.
+SAMPLE_CROPS: dict[str, tuple[str, tuple[int, int, int, int] | None, int | None]] = {
+    "hubble-crop": ("hubble", (244, 180, 512, 512), None),  # galaxies on black: a sparse colour texture
+    # The coins photo (rows of six coins across 384 px) at half scale: at full scale every preset and the
+    # optimisation merged the coins into blobs; at half scale the standard preset draws separate round coins.
+    "coins-half": ("coins", None, 192),
 }
 # The colour photographs among them: the default content pool for stylization.
 SAMPLE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "motorcycle", "hubble", "retina", "ihc")
@@ -122,21 +126,27 @@ def load_array(spec: str | os.PathLike, min_size: int = 1) -> np.ndarray:
         raise TexnetError(f"not an image file (or an unsupported format): {path}") from None
     except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt data
         raise TexnetError(f"cannot read image {path}: {exc}") from None
-    crop = sample_crop(spec)
-    if crop is not None:
-        left, top, cw, ch = crop
-        tensor = np.ascontiguousarray(tensor[:, top:top + ch, left:left + cw])
+    view = sample_view(spec)
+    if view is not None:
+        crop, side = view
+        if crop is not None:
+            left, top, cw, ch = crop
+            tensor = np.ascontiguousarray(tensor[:, top:top + ch, left:left + cw])
+        if side is not None:
+            h, w = tensor.shape[1:]
+            scale = side / max(h, w)
+            tensor = resize_array(tensor, (max(1, round(w * scale)), max(1, round(h * scale))))
     h, w = tensor.shape[1:]
     if min(h, w) < min_size:
         raise TexnetError(f"image {path} is {w}x{h}; at least {min_size}x{min_size} pixels are needed")
     return tensor
 
 
-def sample_crop(spec: str | os.PathLike) -> tuple[int, int, int, int] | None:
-    """The crop box of a named sample crop (when no file of that name exists), else None."""
+def sample_view(spec: str | os.PathLike) -> tuple[tuple[int, int, int, int] | None, int | None] | None:
+    """(crop box, longer side) of a named sample view (when no file of that name exists), else None."""
     name = str(spec).removeprefix("skimage:")
     if name in SAMPLE_CROPS and (str(spec).startswith("skimage:") or not Path(spec).exists()):
-        return SAMPLE_CROPS[name][1]
+        return SAMPLE_CROPS[name][1:]
     return None
 
 
@@ -168,9 +178,13 @@ def load_exemplar(spec: str, exemplar_size: int | None = None) -> tuple["torch.T
         raise TexnetError(f"exemplar {path} is {w2}x{h2}, too large to describe in memory; "
                           f"pass --exemplar-size {max(nw, nh)} (or smaller) to rescale it")
     info = {"file": path.name, "sha256": sha256_of(path), "original_size": [w, h], "used_size": [w2, h2]}
-    crop = sample_crop(spec)
-    if crop is not None:
-        info["name"], info["crop"] = str(spec).removeprefix("skimage:"), list(crop)
+    view = sample_view(spec)
+    if view is not None:
+        info["name"] = str(spec).removeprefix("skimage:")
+        if view[0] is not None:
+            info["crop"] = list(view[0])
+        if view[1] is not None:
+            info["longer_side"] = view[1]
     return image[None], info
 
 

@@ -194,6 +194,15 @@ def structure(features: torch.Tensor, photo_features: torch.Tensor, border: int 
     return float((a * b).sum() / denominator)
 
 
+def measuring_size(height: int, width: int, limit: int, step: int = 16) -> int:
+    """The largest multiple of `step` up to `limit` at which the exemplar holds 2 disjoint crops (the floor
+    needs them): small exemplars are measured at a smaller size. At least 32 (the descriptor's minimum)."""
+    for q in range(limit - limit % step, 31, -step):
+        if (height // q) * (width // q) >= 2:
+            return q
+    return 32
+
+
 def exemplar_crops(exemplar: torch.Tensor, size: int, n: int = 8) -> torch.Tensor | None:
     """Up to n non-overlapping size x size crops of the exemplar (3, H, W), on a grid: the floor.
 
