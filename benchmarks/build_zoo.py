@@ -128,6 +128,16 @@ def fp16_difference(kind: str, generator, half) -> float:
     return float((a - b).abs().max())
 
 
+def same_file_content(a: Path, b: Path) -> bool:
+    """Two safetensors files with the same header (as JSON, in any key order) and the same tensor bytes."""
+    def parts(path: Path) -> tuple[dict, bytes]:
+        data = path.read_bytes()
+        n = int.from_bytes(data[:8], "little")
+        return json.loads(data[8:8 + n]), data[8 + n:]
+
+    return parts(a) == parts(b)
+
+
 def ship(name: str, kind: str, model_path: Path, source: str, licence: str, numbers: dict,
          recipe: str | None = None) -> dict:
     """Safetensors + ONNX in the package: fp16 weights when samples stay within 2/255 of fp32, else fp32."""
@@ -145,7 +155,10 @@ def ship(name: str, kind: str, model_path: Path, source: str, licence: str, numb
     half = diff <= TOLERANCE
     if not half:
         print(f"{name}: fp16 weights change samples by {diff * 255:.2f}/255 (more than 2/255): shipping fp32")
-    save_model(target, stored, meta, half=half)
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = save_model(Path(tmp) / target.name, stored, meta, half=half)
+        if not (target.exists() and same_file_content(fresh, target)):  # safetensors orders its header at random
+            fresh.replace(target)
     onnx = export_onnx(rounded if half else generator, meta, ZOO / f"{name}.onnx")  # the weights the file holds
     return {"name": name, "kind": kind, "file": target.name, "onnx": onnx.name, "source": source, "licence": licence,
             "preset": PRESET, **({"recipe": recipe} if recipe else {}), "quality": numbers,

@@ -751,8 +751,8 @@ def markdown_quality(section: dict[str, Any]) -> list[str]:
                "shift similarity: crops / " + " / ".join(presets),
                "pixel diversity: crops / " + " / ".join(presets)])
     lines = ["Sliced Wasserstein distance (texnet.quality, relu1_1..relu4_1, fixed directions) of samples to the "
-             f"whole exemplar, at {c['quality_size']} px (at half the exemplar's shorter side when that is smaller, "
-             "so that real crops exist: the `px` column); lower is better.", "",
+             f"whole exemplar, at {c['quality_size']} px (smaller for small exemplars, "
+             "so that two disjoint real crops exist: the `px` column); lower is better.", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in section["data"]:
         crops = r["crops"] or {}
