@@ -68,7 +68,7 @@ TEXTURE = {
     # texnet.generators.trained_per_sample), each layer's error also over what real 256 px crops of the exemplar
     # score (weighting "floor"). The bench gives brick 0.39x the optimisation's distance, the Hubble crop 0.72x,
     # ihc 0.82x, coins at half scale 1.03x (full scale: 1.01x, but merged blobs), grass 1.41x and gravel 1.32x
-    # (target: within 1.5x on every exemplar), in 1639-1743 s of training (ihc's 3266 s ran beside other work);
+    # (target: within 1.5x on every exemplar), in 1613-1743 s of training, alone;
     # the same recipe without the floor weighting gave 0.46x, 0.97x, 0.97x, 1.05x (full-scale coins), 1.46x and
     # 1.55x (the bench of 2026-11-22). Its models were trained by the quality sweep's standard-floor arm
     # (benchmarks/adopt_sweep_model.py), coins-half's by the bench.
