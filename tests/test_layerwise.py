@@ -70,3 +70,31 @@ def test_bf16_finest_join_is_checked_and_close():
     limit = BF16_CHECK_TOLERANCE if fast.runs_bf16() else 1e-4
     assert (got.clamp(0, 1) - reference.clamp(0, 1)).abs().max() <= 2 * limit
     assert not g.fold_batchnorm(finest_bf16=False).runs_bf16()
+
+
+def test_stored_strips_hand_out_any_rows_with_their_steps():
+    """A convolution's output kept as ragged strips reads like the whole tensor: runs across strip ends,
+    wrap-around and jumps; bf16 strips come out in float32 with the steps applied."""
+    full = torch.randn(2, 3, 23, 5, generator=torch.Generator().manual_seed(0))
+    cuts = [0, 7, 8, 16, 23]
+    scale, shift = torch.rand(1, 3, 1, 1) + 0.5, torch.randn(1, 3, 1, 1)
+    step = [(scale, shift, "leaky")]
+    for dtype in (torch.float32, torch.bfloat16):
+        stored = layerwise.Stored([(a, full[:, :, a:b].to(dtype)) for a, b in zip(cuts, cuts[1:])], step)
+        assert (stored.channels, stored.height, stored.width) == (3, 23, 5)
+        index = torch.tensor([21, 22, 0, 1, 2, 6, 7, 8, 9, 15, 16, 3, 3])
+        expected = torch.nn.functional.leaky_relu(full.to(dtype).float().index_select(2, index) * scale + shift, 0.01)
+        got = stored.rows(index, 2)
+        assert got.dtype == torch.float32
+        assert torch.allclose(got, expected, atol=1e-5)
+
+
+def test_statistics_of_a_doubled_source_come_from_the_coarse_one():
+    coarse = layerwise.Stored(torch.randn(1, 4, 6, 9, generator=torch.Generator().manual_seed(1)))
+    doubled = layerwise.Upsampled(coarse, 12, 18)
+    direct = layerwise._Sums()
+    direct.add(doubled.rows(torch.arange(12), 1))
+    for a, b in zip(layerwise._statistics(doubled, 1).mean_var(), direct.mean_var()):
+        assert torch.allclose(a, b, atol=1e-6)
+    odd = layerwise.Upsampled(coarse, 13, 18)  # not an exact doubling: its own pass
+    assert layerwise._statistics(odd, 1).count == 13 * 18
