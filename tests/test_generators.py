@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from texnet.generators import GeneratorConfig, MultiScaleGenerator, scale_sizes
+from texnet.generators import Bf16Block, GeneratorConfig, MultiScaleGenerator, scale_sizes
 from texnet.images import tile
 
 
@@ -93,6 +93,14 @@ def test_strip_evaluation_equals_one_pass(size, rows):
     assert torch.allclose(strips, whole, atol=1e-5)
     # sample() switches to strips above its pixel budget, with the same images
     assert torch.allclose(g.sample(*size, seed=4, max_pixels_at_once=200), g.sample(*size, seed=4), atol=1e-5)
+    # the inference form (folded, column-padded joins written in one buffer) too, in float32 and in bf16
+    folded = g.fold_batchnorm()
+    noise_cl = [z.contiguous(memory_format=torch.channels_last) for z in noise]
+    assert torch.allclose(folded.forward_strips(noise_cl, rows_per_strip=rows), whole, atol=1e-4)
+    folded.joins[-1] = Bf16Block(folded.joins[-1])
+    with torch.no_grad():
+        reference = folded(noise_cl)
+    assert (folded.forward_strips(noise_cl, rows_per_strip=rows) - reference).abs().max() < 0.5 / 255
 
 
 def test_grayscale_generator_gives_equal_channels():

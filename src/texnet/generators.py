@@ -255,6 +255,24 @@ BF16_CHECK_SEEDS = 4  # one seed let through a model whose next seed moved a pix
 BF16_CHECK_TOLERANCE = 1 / 255  # max difference allowed there: half of the 2/255 budget, for larger images' extremes
 
 
+def _join_input(up: torch.Tensor, fine: torch.Tensor, width: int, halo: int, dtype: torch.dtype) -> torch.Tensor:
+    """[up upsampled to `width` by nearest columns, fine] along channels, padded circularly by `halo` columns,
+    written once into a channels_last buffer of `dtype` (no upsampled, concatenated or padded temporaries)."""
+    n, cu, rows, w1 = up.shape
+    buf = torch.empty(n, cu + fine.shape[1], rows, width + 2 * halo, dtype=dtype, device=up.device,
+                      memory_format=torch.channels_last)
+    inner = buf[:, :, :, halo:halo + width]
+    if width == 2 * w1:
+        inner[:, :cu].unflatten(3, (w1, 2)).copy_(up.unsqueeze(-1).expand(*up.shape, 2))
+    else:
+        inner[:, :cu].copy_(F.interpolate(up, size=(rows, width), mode="nearest"))
+    inner[:, cu:].copy_(fine)
+    if halo:
+        buf[:, :, :, :halo].copy_(buf[:, :, :, width:width + halo])
+        buf[:, :, :, halo + width:].copy_(buf[:, :, :, halo:2 * halo])
+    return buf
+
+
 @functools.lru_cache(maxsize=128)
 def _nearest_rows(out_size: int, in_size: int) -> torch.Tensor:
     """Which input row nearest upsampling reads for each output row (computed once per size pair)."""
@@ -415,21 +433,41 @@ class MultiScaleGenerator(nn.Module):
             return t.index_select(2, idx)
 
         if s == k - 1:
-            return self.branches[s](take(z, a - r, b + r))[:, :, r:r + (b - a)]
+            return self._block_rows(self.branches[s], take(z, a - r, b + r))
         j = k - 2 - s  # index of the join at this scale
-        fine = self.branches[s](take(z, a - 2 * r, b + 2 * r))[:, :, r:r + (b - a) + 2 * r]
-        fine = self.branch_norms[j](fine)
+        fine = self.branch_norms[j](self._block_rows(self.branches[s], take(z, a - 2 * r, b + 2 * r)))
         # nearest upsampling from the coarser scale, row map extended periodically
         h0, h1 = z.shape[2], noise[s + 1].shape[2]
-        w0 = z.shape[3]
         rows = torch.arange(a - r, b + r)
         src = torch.div(rows, h0, rounding_mode="floor") * h1 + _nearest_rows(h0, h1)[rows % h0]
         c0, c1 = int(src.min()), int(src.max()) + 1
         coarse = self._rows(noise, s + 1, c0, c1)
-        up = coarse.index_select(2, (src - c0).to(coarse.device))
-        up = F.interpolate(up, size=(up.shape[2], w0), mode="nearest")
-        x = torch.cat([self.up_norms[j](up), fine], dim=1)
-        return self.joins[j](x)[:, :, r:r + (b - a)]
+        up = self.up_norms[j](coarse.index_select(2, (src - c0).to(coarse.device)))
+        join = self.joins[j]
+        inner = join.block if isinstance(join, Bf16Block) else join
+        if isinstance(inner[0], CircularPad) and isinstance(self.up_norms[j], nn.Identity):
+            # the inference form: upsample and concatenate straight into the join's column-padded input
+            x = _join_input(up, fine, z.shape[3], r, torch.bfloat16 if inner is not join else fine.dtype)
+            if inner is not join:
+                with torch.autocast(x.device.type, dtype=torch.bfloat16):
+                    return inner[1:](x).float()
+            return inner[1:](x)
+        up = F.interpolate(up, size=(up.shape[2], z.shape[3]), mode="nearest")
+        return self._block_rows(join, torch.cat([up, fine], dim=1))
+
+    def _block_rows(self, block: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """A conv block on rows that carry its halo above and below: the rows in between.
+
+        The inference form (fold_batchnorm) pads only the columns, circularly: the rows are there."""
+        r = self._halo()
+        inner = block.block if isinstance(block, Bf16Block) else block
+        if isinstance(inner, nn.Sequential) and isinstance(inner[0], CircularPad):
+            x = F.pad(x, (r, r, 0, 0), mode="circular")
+            if inner is not block:
+                with torch.autocast(x.device.type, dtype=torch.bfloat16):
+                    return inner[1:](x).float()
+            return inner[1:](x)
+        return block(x)[:, :, r:x.shape[2] - r]
 
     @torch.no_grad()
     def fold_batchnorm(self, finest_bf16: bool = False) -> "MultiScaleGenerator":
