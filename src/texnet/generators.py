@@ -273,6 +273,14 @@ def _join_input(up: torch.Tensor, fine: torch.Tensor, width: int, halo: int, dty
     return buf
 
 
+def _unpadded(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """An inference-form block (CircularPad first, maybe inside a Bf16Block) on an input padded already."""
+    if isinstance(block, Bf16Block):
+        with torch.autocast(x.device.type, dtype=torch.bfloat16):
+            return block.block[1:](x).float()
+    return block[1:](x)
+
+
 @functools.lru_cache(maxsize=128)
 def _nearest_rows(out_size: int, in_size: int) -> torch.Tensor:
     """Which input row nearest upsampling reads for each output row (computed once per size pair)."""
@@ -447,11 +455,8 @@ class MultiScaleGenerator(nn.Module):
         inner = join.block if isinstance(join, Bf16Block) else join
         if isinstance(inner[0], CircularPad) and isinstance(self.up_norms[j], nn.Identity):
             # the inference form: upsample and concatenate straight into the join's column-padded input
-            x = _join_input(up, fine, z.shape[3], r, torch.bfloat16 if inner is not join else fine.dtype)
-            if inner is not join:
-                with torch.autocast(x.device.type, dtype=torch.bfloat16):
-                    return inner[1:](x).float()
-            return inner[1:](x)
+            dtype = torch.bfloat16 if inner is not join else fine.dtype
+            return _unpadded(join, _join_input(up, fine, z.shape[3], r, dtype))
         up = self.up_norms[j](F.interpolate(up, size=(up.shape[2], z.shape[3]), mode="nearest"))
         return self._block_rows(join, torch.cat([up, fine], dim=1))
 
@@ -462,11 +467,7 @@ class MultiScaleGenerator(nn.Module):
         r = self._halo()
         inner = block.block if isinstance(block, Bf16Block) else block
         if isinstance(inner, nn.Sequential) and isinstance(inner[0], CircularPad):
-            x = F.pad(x, (r, r, 0, 0), mode="circular")
-            if inner is not block:
-                with torch.autocast(x.device.type, dtype=torch.bfloat16):
-                    return inner[1:](x).float()
-            return inner[1:](x)
+            return _unpadded(block, F.pad(x, (r, r, 0, 0), mode="circular"))
         return block(x)[:, :, r:x.shape[2] - r]
 
     @torch.no_grad()
