@@ -97,10 +97,12 @@ def test_strip_evaluation_equals_one_pass(size, rows):
     folded = g.fold_batchnorm()
     noise_cl = [z.contiguous(memory_format=torch.channels_last) for z in noise]
     assert torch.allclose(folded.forward_strips(noise_cl, rows_per_strip=rows), whole, atol=1e-4)
+    assert torch.allclose(folded.infer(noise_cl), whole, atol=1e-4)  # whole images: the join buffers padded all round
     folded.joins[-1] = Bf16Block(folded.joins[-1])
     with torch.no_grad():
         reference = folded(noise_cl)
     assert (folded.forward_strips(noise_cl, rows_per_strip=rows) - reference).abs().max() < 0.5 / 255
+    assert (folded.infer(noise_cl) - reference).abs().max() < 0.5 / 255
 
 
 def test_grayscale_generator_gives_equal_channels():

@@ -255,21 +255,31 @@ BF16_CHECK_SEEDS = 4  # one seed let through a model whose next seed moved a pix
 BF16_CHECK_TOLERANCE = 1 / 255  # max difference allowed there: half of the 2/255 budget, for larger images' extremes
 
 
-def _join_input(up: torch.Tensor, fine: torch.Tensor, width: int, halo: int, dtype: torch.dtype) -> torch.Tensor:
-    """[up upsampled to `width` by nearest columns, fine] along channels, padded circularly by `halo` columns,
-    written once into a channels_last buffer of `dtype` (no upsampled, concatenated or padded temporaries)."""
-    n, cu, rows, w1 = up.shape
-    buf = torch.empty(n, cu + fine.shape[1], rows, width + 2 * halo, dtype=dtype, device=up.device,
+def _join_input(up: torch.Tensor, fine: torch.Tensor, halo: int, dtype: torch.dtype,
+                pad_rows: bool = False) -> torch.Tensor:
+    """[up upsampled (nearest) to fine's size, fine] along channels, padded circularly by `halo` columns (and
+    rows, with pad_rows), written once into a channels_last buffer of `dtype`: no upsampled, concatenated or
+    padded temporaries. `up` has fine's rows already (strips) or the coarse rows (whole images)."""
+    n, cu, h1, w1 = up.shape
+    h, w = fine.shape[-2:]
+    ph = halo if pad_rows else 0
+    buf = torch.empty(n, cu + fine.shape[1], h + 2 * ph, w + 2 * halo, dtype=dtype, device=up.device,
                       memory_format=torch.channels_last)
-    inner = buf[:, :, :, halo:halo + width]
-    if width == 2 * w1:
+    inner = buf[:, :, ph:ph + h, halo:halo + w]
+    if h == 2 * h1 and w == 2 * w1:  # each coarse pixel as a 2x2 block, straight into the buffer
+        inner[:, :cu].unflatten(3, (w1, 2)).unflatten(2, (h1, 2)).copy_(
+            up[:, :, :, None, :, None].expand(n, cu, h1, 2, w1, 2))
+    elif h == h1 and w == 2 * w1:
         inner[:, :cu].unflatten(3, (w1, 2)).copy_(up.unsqueeze(-1).expand(*up.shape, 2))
     else:
-        inner[:, :cu].copy_(F.interpolate(up, size=(rows, width), mode="nearest"))
+        inner[:, :cu].copy_(F.interpolate(up, size=(h, w), mode="nearest"))
     inner[:, cu:].copy_(fine)
     if halo:
-        buf[:, :, :, :halo].copy_(buf[:, :, :, width:width + halo])
-        buf[:, :, :, halo + width:].copy_(buf[:, :, :, halo:2 * halo])
+        buf[:, :, ph:ph + h, :halo].copy_(buf[:, :, ph:ph + h, w:w + halo])
+        buf[:, :, ph:ph + h, halo + w:].copy_(buf[:, :, ph:ph + h, halo:2 * halo])
+    if ph:
+        buf[:, :, :ph].copy_(buf[:, :, h:h + ph])
+        buf[:, :, ph + h:].copy_(buf[:, :, ph:2 * ph])
     return buf
 
 
@@ -391,11 +401,32 @@ class MultiScaleGenerator(nn.Module):
     def infer(self, noise: Sequence[torch.Tensor], content: torch.Tensor | None = None) -> torch.Tensor:
         """forward() for inference: instance-norm generators layer by layer in strips (texnet.layerwise: the
         same result, a fraction of the memory traffic), others as they are (folded, see fold_batchnorm)."""
+        if not self.training and self._is_inference_form():
+            return self._folded_forward(noise, content)
         if self.training or self.cfg.norm != "instance" or self.to_rgb.weight.device.type != "cpu":
             return self(noise, content)  # on a GPU memory traffic is cheap: the plain pass
         from texnet import layerwise
 
         return layerwise.forward(self, noise, content, bf16_finest=self.layerwise_bf16)
+
+    def _is_inference_form(self) -> bool:
+        """Folded with circular padding (fold_batchnorm): each block pads once, by CircularPad."""
+        first = self.joins[0] if len(self.joins) else self.branches[0]
+        first = first.block if isinstance(first, Bf16Block) else first
+        return isinstance(first[0], CircularPad) and all(isinstance(m, nn.Identity) for m in self.up_norms)
+
+    def _folded_forward(self, noise: Sequence[torch.Tensor], content: torch.Tensor | None) -> torch.Tensor:
+        """forward() of the inference form, each join's input (upsampled, concatenated, padded, cast) written
+        once (not traced for export: that takes forward())."""
+        inputs = self._inputs(noise, content)
+        k = self.cfg.scales
+        x = self.branches[k - 1](inputs[k - 1])
+        for j, s in enumerate(range(k - 2, -1, -1)):
+            fine = self.branch_norms[j](self.branches[s](inputs[s]))
+            join = self.joins[j]
+            dtype = torch.bfloat16 if isinstance(join, Bf16Block) else fine.dtype
+            x = _unpadded(join, _join_input(x, fine, self._halo(), dtype, pad_rows=True))
+        return self._pixels(x)
 
     def _pixels(self, x: torch.Tensor) -> torch.Tensor:
         """The last 1x1 conv, mapped from 0..255 units to [0, 1] (and copied to RGB for grey models)."""
@@ -456,7 +487,7 @@ class MultiScaleGenerator(nn.Module):
         if isinstance(inner[0], CircularPad) and isinstance(self.up_norms[j], nn.Identity):
             # the inference form: upsample and concatenate straight into the join's column-padded input
             dtype = torch.bfloat16 if inner is not join else fine.dtype
-            return _unpadded(join, _join_input(up, fine, z.shape[3], r, dtype))
+            return _unpadded(join, _join_input(up, fine, r, dtype))
         up = self.up_norms[j](F.interpolate(up, size=(up.shape[2], z.shape[3]), mode="nearest"))
         return self._block_rows(join, torch.cat([up, fine], dim=1))
 
