@@ -527,7 +527,7 @@ class MultiScaleGenerator(nn.Module):
         if BF16_CHECK_SIZE samples of BF16_CHECK_SEEDS seeds stay within BF16_CHECK_TOLERANCE of float32.
 
         Only the finest join: rounding in coarser layers is upsampled and amplified on its way to the
-        pixels (every layer in bf16 moved 128 px samples by 3.9-46/255: benchmarks/bf16_check.py).
+        pixels (every layer in bf16 moved 128 px samples by 3.9-55/255: benchmarks/bf16_check.py).
         Batch norm (folded): the whole join in bf16. Instance norm: its convolutions only, statistics
         and norms in float32 (texnet.layerwise); style generators are checked on a random photo.
         Changes this (inference) generator in place.
