@@ -99,20 +99,7 @@ class BenchConfig:
 
 
 def _median_seconds(fn: Callable[[], Any], repeats: int, device: torch.device) -> float:
-    def sync() -> None:
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-
-    for _ in range(2):  # warm-up: allocator, kernels, caches
-        fn()
-    sync()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return _median_seconds_interleaved({"fn": fn}, repeats, device)["fn"]
 
 
 def _median_seconds_interleaved(fns: dict[str, Callable[[], Any]], repeats: int,

@@ -283,12 +283,24 @@ def _join_input(up: torch.Tensor, fine: torch.Tensor, halo: int, dtype: torch.dt
     return buf
 
 
+def _pads_once(block: nn.Module) -> bool:
+    """True for a block in the inference form (fold_batchnorm): CircularPad first, maybe inside a Bf16Block."""
+    inner = block.block if isinstance(block, Bf16Block) else block
+    return isinstance(inner, nn.Sequential) and isinstance(inner[0], CircularPad)
+
+
 def _unpadded(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """An inference-form block (CircularPad first, maybe inside a Bf16Block) on an input padded already."""
+    """An inference-form block on an input padded already."""
     if isinstance(block, Bf16Block):
         with torch.autocast(x.device.type, dtype=torch.bfloat16):
             return block.block[1:](x).float()
     return block[1:](x)
+
+
+def _run_join(join: nn.Module, up: torch.Tensor, fine: torch.Tensor, halo: int, pad_rows: bool) -> torch.Tensor:
+    """An inference-form join on [up, fine], its input written once (in bf16 when the join runs in it)."""
+    dtype = torch.bfloat16 if isinstance(join, Bf16Block) else fine.dtype
+    return _unpadded(join, _join_input(up, fine, halo, dtype, pad_rows))
 
 
 @functools.lru_cache(maxsize=128)
@@ -411,9 +423,7 @@ class MultiScaleGenerator(nn.Module):
 
     def _is_inference_form(self) -> bool:
         """Folded with circular padding (fold_batchnorm): each block pads once, by CircularPad."""
-        first = self.joins[0] if len(self.joins) else self.branches[0]
-        first = first.block if isinstance(first, Bf16Block) else first
-        return isinstance(first[0], CircularPad) and all(isinstance(m, nn.Identity) for m in self.up_norms)
+        return _pads_once(self.branches[0]) and all(isinstance(m, nn.Identity) for m in self.up_norms)
 
     def _folded_forward(self, noise: Sequence[torch.Tensor], content: torch.Tensor | None) -> torch.Tensor:
         """forward() of the inference form, each join's input (upsampled, concatenated, padded, cast) written
@@ -423,9 +433,7 @@ class MultiScaleGenerator(nn.Module):
         x = self.branches[k - 1](inputs[k - 1])
         for j, s in enumerate(range(k - 2, -1, -1)):
             fine = self.branch_norms[j](self.branches[s](inputs[s]))
-            join = self.joins[j]
-            dtype = torch.bfloat16 if isinstance(join, Bf16Block) else fine.dtype
-            x = _unpadded(join, _join_input(x, fine, self._halo(), dtype, pad_rows=True))
+            x = _run_join(self.joins[j], x, fine, self._halo(), pad_rows=True)
         return self._pixels(x)
 
     def _pixels(self, x: torch.Tensor) -> torch.Tensor:
@@ -482,22 +490,17 @@ class MultiScaleGenerator(nn.Module):
         c0, c1 = int(src.min()), int(src.max()) + 1
         coarse = self._rows(noise, s + 1, c0, c1)
         up = coarse.index_select(2, (src - c0).to(coarse.device))
-        join = self.joins[j]
-        inner = join.block if isinstance(join, Bf16Block) else join
-        if isinstance(inner[0], CircularPad) and isinstance(self.up_norms[j], nn.Identity):
-            # the inference form: upsample and concatenate straight into the join's column-padded input
-            dtype = torch.bfloat16 if inner is not join else fine.dtype
-            return _unpadded(join, _join_input(up, fine, r, dtype))
+        if self._is_inference_form():  # upsample and concatenate straight into the join's column-padded input
+            return _run_join(self.joins[j], up, fine, r, pad_rows=False)
         up = self.up_norms[j](F.interpolate(up, size=(up.shape[2], z.shape[3]), mode="nearest"))
-        return self._block_rows(join, torch.cat([up, fine], dim=1))
+        return self._block_rows(self.joins[j], torch.cat([up, fine], dim=1))
 
     def _block_rows(self, block: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """A conv block on rows that carry its halo above and below: the rows in between.
 
         The inference form (fold_batchnorm) pads only the columns, circularly: the rows are there."""
         r = self._halo()
-        inner = block.block if isinstance(block, Bf16Block) else block
-        if isinstance(inner, nn.Sequential) and isinstance(inner[0], CircularPad):
+        if _pads_once(block):
             return _unpadded(block, F.pad(x, (r, r, 0, 0), mode="circular"))
         return block(x)[:, :, r:x.shape[2] - r]
 

@@ -40,7 +40,7 @@ SAMPLE_FILES = {
 }
 # Named views of the samples, (sample, (left, top, width, height) or None, longer side or None): textures
 # inside photos, or a photo at the scale where the descriptor sees its objects whole.
-SAMPLE_CROPS: dict[str, tuple[str, tuple[int, int, int, int] | None, int | None]] = {
+SAMPLE_VIEWS: dict[str, tuple[str, tuple[int, int, int, int] | None, int | None]] = {
     "hubble-crop": ("hubble", (244, 180, 512, 512), None),  # galaxies on black: a sparse colour texture
     # The coins photo (rows of six coins across 384 px) at half scale: at full scale every preset and the
     # optimisation merged the coins into blobs; at half scale the standard preset draws separate round coins.
@@ -54,13 +54,13 @@ MAX_EXEMPLAR_PIXELS = 4096 * 4096  # descriptor activations of larger images do 
 
 
 def sample_names() -> list[str]:
-    return sorted(SAMPLE_FILES) + sorted(SAMPLE_CROPS)
+    return sorted(SAMPLE_FILES) + sorted(SAMPLE_VIEWS)
 
 
 def sample_path(name: str) -> Path:
     """Path of a scikit-image sample (or of the photo a named crop comes from); TexnetError if unknown."""
     name = name.removeprefix("skimage:")
-    name = SAMPLE_CROPS[name][0] if name in SAMPLE_CROPS else name
+    name = SAMPLE_VIEWS[name][0] if name in SAMPLE_VIEWS else name
     if name not in SAMPLE_FILES:
         raise TexnetError(f"unknown sample image '{name}'; known: {', '.join(sample_names())}")
     import skimage  # only needed for the bundled samples
@@ -75,7 +75,7 @@ def resolve_image_path(spec: str | os.PathLike) -> Path:
     """A file path, or a bundled sample name when no such file exists."""
     spec = str(spec)
     path = Path(spec)
-    if spec.startswith("skimage:") or (not path.exists() and (spec in SAMPLE_FILES or spec in SAMPLE_CROPS)):
+    if spec.startswith("skimage:") or (not path.exists() and (spec in SAMPLE_FILES or spec in SAMPLE_VIEWS)):
         return sample_path(spec)
     if not path.exists():
         raise TexnetError(f"image not found: {spec}")
@@ -145,8 +145,8 @@ def load_array(spec: str | os.PathLike, min_size: int = 1) -> np.ndarray:
 def sample_view(spec: str | os.PathLike) -> tuple[tuple[int, int, int, int] | None, int | None] | None:
     """(crop box, longer side) of a named sample view (when no file of that name exists), else None."""
     name = str(spec).removeprefix("skimage:")
-    if name in SAMPLE_CROPS and (str(spec).startswith("skimage:") or not Path(spec).exists()):
-        return SAMPLE_CROPS[name][1:]
+    if name in SAMPLE_VIEWS and (str(spec).startswith("skimage:") or not Path(spec).exists()):
+        return SAMPLE_VIEWS[name][1:]
     return None
 
 
