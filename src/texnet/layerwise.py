@@ -74,7 +74,7 @@ class Stored(Source):
     """A convolution's output as it wrote it, strip by strip, with the steps (norm, activation) still owed to it.
 
     Kept as the strips the convolution returned (row start, tensor), not copied into one tensor: that copy,
-    with the page faults of a fresh full-size tensor, took a sixth of a 1024 px stylization in a profile."""
+    with the page faults of a fresh full-size tensor, was a large part of a stylization's time."""
 
     def __init__(self, data: torch.Tensor | list[tuple[int, torch.Tensor]], steps: list[Step] | None = None):
         self.chunks = [(0, data)] if isinstance(data, torch.Tensor) else data
