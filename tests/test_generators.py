@@ -105,6 +105,44 @@ def test_strip_evaluation_equals_one_pass(size, rows):
     assert (folded.infer(noise_cl) - reference).abs().max() < 0.5 / 255
 
 
+@pytest.mark.parametrize("grayscale,activation", [(False, "leaky"), (True, "relu")])
+def test_inference_layers_fused_or_not_give_the_same_images(monkeypatch, grayscale, activation):
+    """_run_layers: convolution + activation as one oneDNN call, grey to_rgb as a matrix-vector product, or each
+    layer on its own (where oneDNN's fused op is missing): the same images as forward(), whole and in strips."""
+    from texnet import generators
+
+    g = MultiScaleGenerator(GeneratorConfig(scales=4, grayscale=grayscale, activation=activation))
+    for m in g.modules():
+        if isinstance(m, torch.nn.Conv2d):
+            torch.nn.init.uniform_(m.bias, -0.5, 0.5, generator=torch.Generator().manual_seed(1))
+    g = _trained_like(g)
+    noise = [z.contiguous(memory_format=torch.channels_last) for z in g.make_noise(1, 70, 52)]
+    with torch.no_grad():
+        reference = g(noise)
+    folded = g.fold_batchnorm()
+    assert generators._fused_conv_available()  # this build has oneDNN's op: the fused path runs below
+    for fused in (True, False):
+        monkeypatch.setattr(generators, "_fused_conv_available", lambda fused=fused: fused)
+        for out in (folded.infer(noise), folded.forward_strips(noise, rows_per_strip=16)):
+            assert (out - reference).abs().max() < 1e-4
+
+
+def test_inference_form_samples_large_images_in_strips(monkeypatch):
+    """On CPU, the inference form goes in strips once an image spans more than two: the same images."""
+    from texnet import generators
+
+    g = _trained_like(MultiScaleGenerator(GeneratorConfig(scales=4))).fold_batchnorm()
+    monkeypatch.setattr(generators, "STRIP_ROWS", 16)
+    calls = []
+    monkeypatch.setattr(g, "forward_strips", lambda *a, **k: calls.append(k) or MultiScaleGenerator.forward_strips(
+        g, *a, **k))
+    strips = g.sample(70, 40, seed=2)
+    assert calls == [{"rows_per_strip": 16}]
+    assert torch.allclose(strips, g.infer(g.seeded_noise(2, 1, 70, 40)).clamp(0, 1), atol=1e-5)
+    g.sample(32, 40, seed=2)  # two strips' height or less: one pass
+    assert len(calls) == 1
+
+
 def test_grayscale_generator_gives_equal_channels():
     g = MultiScaleGenerator(GeneratorConfig(scales=3, grayscale=True))
     out = g.sample(20, 24, batch=2, seed=0)

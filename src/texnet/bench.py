@@ -32,8 +32,9 @@ import numpy as np
 import torch
 
 from texnet import __version__
-from texnet.device import resolve_device
+from texnet.device import cpu_has_bf16, resolve_device
 from texnet.files import atomic_path
+from texnet.limits import reuse_freed_memory
 from texnet.presets import TrainConfig
 from texnet.quality import seam_score
 
@@ -714,6 +715,9 @@ def machine() -> dict[str, Any]:
             info["cpu"] = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         info["cpu"] = platform.processor()
+    # the vector units decide which inference path is fastest (these machines vary from session to session)
+    info["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
+    info["cpu_bf16"] = cpu_has_bf16()
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
@@ -873,9 +877,13 @@ def markdown_section(name: str, section: dict[str, Any]) -> str:
     """One section's table, headed by when, where and how long it was measured."""
     m = section["machine"]
     render, _ = RENDER[name]
-    lines = [f"Measured {section['date']} on {m.get('gpu') or m.get('cpu')} ({section['device']}, "
+    vector = f", {m['cpu_capability']}{' with AVX512-BF16' if m.get('cpu_bf16') else ''}" \
+        if m.get("cpu_capability") and not m.get("gpu") else ""
+    reuse = "; freed memory reused (texnet.limits.reuse_freed_memory, as the CLI runs)" \
+        if m.get("reuse_freed_memory") else ""
+    lines = [f"Measured {section['date']} on {m.get('gpu') or m.get('cpu')} ({section['device']}{vector}, "
              f"{m['cpu_threads']} threads), torch {m['torch']}, texnet {m['texnet']}, descriptor "
-             f"{section['descriptor']}; the section took {section['seconds']:.0f} s.", ""] + render(section)
+             f"{section['descriptor']}{reuse}; the section took {section['seconds']:.0f} s.", ""] + render(section)
     return "\n".join(lines) + "\n"
 
 
@@ -922,6 +930,7 @@ def run(cfg: BenchConfig, out: str | Path, extra: list[str] | None = None, log: 
                               f"({', '.join(cfg.quality_exemplars)})")
     device = resolve_device(cfg.device)
     torch.manual_seed(0)
+    reused = reuse_freed_memory()  # as the CLI runs: timings are of what users get
     result = load_results(out / "bench.json")
     runners: dict[str, Callable[[], Any]] = {
         "speed": lambda: [bench_speed(name, cfg, out, log) for name in cfg.exemplars],
@@ -940,7 +949,7 @@ def run(cfg: BenchConfig, out: str | Path, extra: list[str] | None = None, log: 
         if name == "quality":
             quality_grid(data, ["exemplar crop", *cfg.quality_presets, "optimisation"], out / "quality" / "grid.jpg")
         result["sections"][name] = {"date": time.strftime("%Y-%m-%d %H:%M"), "device": str(device),
-                                    "machine": machine(), "descriptor": weights.resolve("auto")[0].name,
+                                    "machine": {**machine(), "reuse_freed_memory": reused}, "descriptor": weights.resolve("auto")[0].name,
                                     "seconds": time.perf_counter() - started,
                                     "config": json.loads(json.dumps(asdict(cfg), default=str)), "data": data}
         with atomic_path(out / "bench.json") as tmp:  # after every section: nothing finished is lost

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from texnet import __version__
 from texnet.errors import TexnetError
+from texnet.limits import reuse_freed_memory
 
 
 def _number(kind: type, minimum: float, strict: bool):
@@ -560,6 +561,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    reuse_freed_memory()  # large arrays' memory reused, not mapped afresh: see texnet.limits
     try:
         args.func(args)
     except TexnetError as exc:

@@ -250,6 +250,11 @@ class Bf16Block(nn.Module):
 # ihc sample, a 512 px stand-in gave 0.074 (swd, texnet.quality) where its own statistics gave 0.056
 # (benchmarks/norm_inference.py --large 1024).
 STATISTICS_SIDE = 1024
+# Rows per strip at most, for the inference form on CPU (strips of max_pixels_at_once / 2 pixels below that):
+# gravel's quick model, strips against one pass, on the 2-core AMD EPYC (AVX2) of benchmarks/results/bench.md:
+# 512 px 170 against 221 ms (64 rows: 194), 1024 px 617 against 666 ms for 64 rows (192 rows: 818), 2048 px
+# 64 rows 2583 against 32 rows 3052 ms; 256 px a tie (scratch timings, medians of 5).
+STRIP_ROWS = 128
 BF16_CHECK_SIZE = 128  # side of the samples (seeds 0-3) that decide whether bf16 may run the finest join
 BF16_CHECK_SEEDS = 4  # one seed let through a model whose next seed moved a pixel by 1.76/255 (bf16_check.py)
 BF16_CHECK_TOLERANCE = 1 / 255  # max difference allowed there: half of the 2/255 budget, for larger images' extremes
@@ -289,12 +294,50 @@ def _pads_once(block: nn.Module) -> bool:
     return isinstance(inner, nn.Sequential) and isinstance(inner[0], CircularPad)
 
 
+@functools.lru_cache(maxsize=1)
+def _fused_conv_available() -> bool:
+    """oneDNN's convolution with the activation applied as it writes (the op inductor uses on CPU)."""
+    return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
+
+
+FUSED_ACTIVATIONS = {nn.LeakyReLU: "leaky_relu", nn.ReLU: "relu"}
+
+
+def _run_layers(layers: Sequence[nn.Module], x: torch.Tensor) -> torch.Tensor:
+    """Layers of an inference-form block (or to_rgb), at inference: in float32 on CPU, each convolution and the
+    activation after it (past the Identity a folded norm left) run as one oneDNN call, which applies the
+    activation while the output is in cache; a 1x1 convolution to one channel (grey models) runs as a
+    matrix-vector product, where oneDNN is slow. The same arithmetic as the layers one by one, up to rounding."""
+    fuse = x.device.type == "cpu" and x.dtype == torch.float32 and _fused_conv_available()
+    layers, i = list(layers), 0
+    while i < len(layers):
+        m = layers[i]
+        if not (fuse and isinstance(m, nn.Conv2d) and m.padding == (0, 0) and m.stride == (1, 1)
+                and m.groups == 1):
+            x, i = m(x), i + 1
+            continue
+        j = i + 1 + (i + 1 < len(layers) and isinstance(layers[i + 1], nn.Identity))
+        act = type(layers[j]) if j < len(layers) else None
+        if m.out_channels == 1 and m.kernel_size == (1, 1) and x.is_contiguous(memory_format=torch.channels_last):
+            n, c, h, w = x.shape
+            flat = torch.addmv(m.bias.expand(n * h * w), x.permute(0, 2, 3, 1).reshape(-1, c), m.weight.view(c))
+            x, i = flat.view(n, h, w, 1).permute(0, 3, 1, 2), i + 1
+        elif act in FUSED_ACTIVATIONS and (act is nn.ReLU or layers[j].negative_slope == 0.01):
+            slope = [layers[j].negative_slope] if act is nn.LeakyReLU else []
+            x = torch.ops.mkldnn._convolution_pointwise(x, m.weight, m.bias, [0, 0], [1, 1], list(m.dilation), 1,
+                                                         FUSED_ACTIVATIONS[act], slope, "")
+            i = j + 1
+        else:
+            x, i = m(x), i + 1
+    return x
+
+
 def _unpadded(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """An inference-form block on an input padded already."""
     if isinstance(block, Bf16Block):
         with torch.autocast(x.device.type, dtype=torch.bfloat16):
             return block.block[1:](x).float()
-    return block[1:](x)
+    return _run_layers(block[1:], x)
 
 
 def _run_join(join: nn.Module, up: torch.Tensor, fine: torch.Tensor, halo: int, pad_rows: bool) -> torch.Tensor:
@@ -430,15 +473,17 @@ class MultiScaleGenerator(nn.Module):
         once (not traced for export: that takes forward())."""
         inputs = self._inputs(noise, content)
         k = self.cfg.scales
-        x = self.branches[k - 1](inputs[k - 1])
+        x = _run_layers(self.branches[k - 1], inputs[k - 1])
         for j, s in enumerate(range(k - 2, -1, -1)):
-            fine = self.branch_norms[j](self.branches[s](inputs[s]))
+            fine = self.branch_norms[j](_run_layers(self.branches[s], inputs[s]))
             x = _run_join(self.joins[j], x, fine, self._halo(), pad_rows=True)
-        return self._pixels(x)
+        return self._pixels(x, infer=True)
 
-    def _pixels(self, x: torch.Tensor) -> torch.Tensor:
-        """The last 1x1 conv, mapped from 0..255 units to [0, 1] (and copied to RGB for grey models)."""
-        out = self.cfg.output_offset + self.cfg.output_scale * self.to_rgb(x)
+    def _pixels(self, x: torch.Tensor, infer: bool = False) -> torch.Tensor:
+        """The last 1x1 conv, mapped from 0..255 units to [0, 1] (and copied to RGB for grey models); infer: as
+        _run_layers runs it."""
+        out = self.cfg.output_offset + self.cfg.output_scale * (_run_layers([self.to_rgb], x) if infer
+                                                                 else self.to_rgb(x))
         return out.expand(-1, 3, -1, -1) if self.cfg.grayscale else out
 
     # ------------------------------------------------------------------ bounded-memory sampling
@@ -460,7 +505,8 @@ class MultiScaleGenerator(nn.Module):
             raise ValueError("strip evaluation needs an eval-mode texture generator with batch norm "
                              "or frozen instance-norm statistics")
         height = noise[0].shape[2]
-        strips = [self._pixels(self._rows(list(noise), 0, a, min(a + rows_per_strip, height)))
+        strips = [self._pixels(self._rows(list(noise), 0, a, min(a + rows_per_strip, height)),
+                               infer=self._is_inference_form())
                   for a in range(0, height, rows_per_strip)]
         return torch.cat(strips, dim=2)
 
@@ -565,8 +611,9 @@ class MultiScaleGenerator(nn.Module):
                max_pixels_at_once: int = 512 * 512) -> torch.Tensor:
         """Images (batch, 3, H, W) in [0, 1] in eval mode; the same seed gives the same images.
 
-        Textures larger than max_pixels_at_once are computed in strips: the same result with bounded
-        memory, and faster on CPU too (strips stay in cache). Instance-norm texture generators
+        Textures larger than max_pixels_at_once are computed in strips of at most half that: the same result
+        with bounded memory. The inference form (fold_batchnorm) goes in strips on CPU from three strips'
+        height (STRIP_ROWS), as they are faster. Instance-norm texture generators
         take their statistics from one pass at up to STATISTICS_SIDE px a side: up to that size
         the image itself is that pass, beyond it the same seed's sample at that size stands in
         (textures are stationary, so its statistics are the large image's up to noise).
@@ -578,9 +625,11 @@ class MultiScaleGenerator(nn.Module):
             noise = [z.contiguous(memory_format=torch.channels_last) for z in noise]
         was_training = self.training
         self.eval()
+        rows = max(16, min(STRIP_ROWS, max_pixels_at_once // (2 * width)))
         try:
-            if height * width > max_pixels_at_once and content is None:
-                rows = max(16, max_pixels_at_once // (4 * width))
+            if content is None and self._is_inference_form() and device.type == "cpu" and height > 2 * rows:
+                out = self.forward_strips(noise, rows_per_strip=rows)  # faster than one pass: see STRIP_ROWS
+            elif height * width > max_pixels_at_once and content is None:
                 if self.cfg.norm == "batch":
                     out = self.forward_strips(noise, rows_per_strip=rows)
                 elif max(height, width) <= STATISTICS_SIDE:  # the statistics pass would be the whole image
