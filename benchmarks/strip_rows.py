@@ -26,7 +26,10 @@ DEFAULT_MODEL = ROOT / "benchmarks" / "results" / "models" / "quick_gravel.texne
 
 def main() -> None:
     from texnet.bench import machine
+    from texnet.limits import reuse_freed_memory
     from texnet.modelfile import load_model
+
+    reused = reuse_freed_memory()  # as the CLI runs
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model", nargs="?", default=str(DEFAULT_MODEL))
@@ -57,7 +60,7 @@ def main() -> None:
                                         for r in options), flush=True)
         rows_out.append({"size": size, "median_ms": {str(r): v for r, v in ms.items()},
                          "fastest_ms": {str(r): v for r, v in best.items()}})
-    OUT.write_text(json.dumps({"model": Path(args.model).name, "machine": machine(), "rounds": args.rounds,
+    OUT.write_text(json.dumps({"model": Path(args.model).name, "machine": {**machine(), "reuse_freed_memory": reused}, "rounds": args.rounds,
                                "rows": rows_out}, indent=1) + "\n")
     print(f"wrote {OUT.relative_to(ROOT)}")
 

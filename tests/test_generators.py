@@ -128,7 +128,7 @@ def test_inference_layers_fused_or_not_give_the_same_images(monkeypatch, graysca
 
 
 def test_inference_form_samples_large_images_in_strips(monkeypatch):
-    """On CPU, the inference form goes in strips once an image spans more than two: the same images."""
+    """Above max_pixels_at_once, strips of at most STRIP_ROWS rows: the same images."""
     from texnet import generators
 
     g = _trained_like(MultiScaleGenerator(GeneratorConfig(scales=4))).fold_batchnorm()
@@ -136,10 +136,10 @@ def test_inference_form_samples_large_images_in_strips(monkeypatch):
     calls = []
     monkeypatch.setattr(g, "forward_strips", lambda *a, **k: calls.append(k) or MultiScaleGenerator.forward_strips(
         g, *a, **k))
-    strips = g.sample(70, 40, seed=2)
+    strips = g.sample(70, 40, seed=2, max_pixels_at_once=70 * 40 - 1)
     assert calls == [{"rows_per_strip": 16}]
     assert torch.allclose(strips, g.infer(g.seeded_noise(2, 1, 70, 40)).clamp(0, 1), atol=1e-5)
-    g.sample(32, 40, seed=2)  # two strips' height or less: one pass
+    g.sample(70, 40, seed=2, max_pixels_at_once=70 * 40)  # within the budget: one pass
     assert len(calls) == 1
 
 

@@ -250,10 +250,9 @@ class Bf16Block(nn.Module):
 # ihc sample, a 512 px stand-in gave 0.074 (swd, texnet.quality) where its own statistics gave 0.056
 # (benchmarks/norm_inference.py --large 1024).
 STATISTICS_SIDE = 1024
-# Rows per strip at most, for the inference form on CPU (strips of max_pixels_at_once / 2 pixels below that):
-# gravel's quick model, strips against one pass, on the 2-core AMD EPYC (AVX2) of benchmarks/results/bench.md:
-# 512 px 170 against 221 ms (64 rows: 194), 1024 px 617 against 666 ms for 64 rows (192 rows: 818), 2048 px
-# 64 rows 2583 against 32 rows 3052 ms; 256 px a tie (scratch timings, medians of 5).
+# Rows per strip at most (strips bound the memory of large samples). benchmarks/strip_rows.py, gravel's quick model
+# on a 2-core AVX2 CPU with freed memory reused (as the CLI runs): 1024 px in strips of 64, 128 or 256 rows took
+# 688, 659 and 643 ms (medians of 7: a tie; one pass 663), 512 px in 128 rows 161 ms (one pass 149).
 STRIP_ROWS = 128
 BF16_CHECK_SIZE = 128  # side of the samples (seeds 0-3) that decide whether bf16 may run the finest join
 BF16_CHECK_SEEDS = 4  # one seed let through a model whose next seed moved a pixel by 1.76/255 (bf16_check.py)
@@ -611,9 +610,8 @@ class MultiScaleGenerator(nn.Module):
                max_pixels_at_once: int = 512 * 512) -> torch.Tensor:
         """Images (batch, 3, H, W) in [0, 1] in eval mode; the same seed gives the same images.
 
-        Textures larger than max_pixels_at_once are computed in strips of at most half that: the same result
-        with bounded memory. The inference form (fold_batchnorm) goes in strips on CPU from three strips'
-        height (STRIP_ROWS), as they are faster. Instance-norm texture generators
+        Textures larger than max_pixels_at_once are computed in strips (of at most half that, and STRIP_ROWS):
+        the same result with bounded memory. Instance-norm texture generators
         take their statistics from one pass at up to STATISTICS_SIDE px a side: up to that size
         the image itself is that pass, beyond it the same seed's sample at that size stands in
         (textures are stationary, so its statistics are the large image's up to noise).
@@ -627,9 +625,7 @@ class MultiScaleGenerator(nn.Module):
         self.eval()
         rows = max(16, min(STRIP_ROWS, max_pixels_at_once // (2 * width)))
         try:
-            if content is None and self._is_inference_form() and device.type == "cpu" and height > 2 * rows:
-                out = self.forward_strips(noise, rows_per_strip=rows)  # faster than one pass: see STRIP_ROWS
-            elif height * width > max_pixels_at_once and content is None:
+            if height * width > max_pixels_at_once and content is None:
                 if self.cfg.norm == "batch":
                     out = self.forward_strips(noise, rows_per_strip=rows)
                 elif max(height, width) <= STATISTICS_SIDE:  # the statistics pass would be the whole image
