@@ -31,8 +31,10 @@ CASES = [dict(scales=4), dict(scales=4, content_channels=3, padding="replicate")
 
 @pytest.mark.parametrize("cfg", CASES, ids=lambda c: c.get("padding", "circular"))
 @pytest.mark.parametrize("size", [(37, 53), (64, 64)])
-def test_equals_forward_in_many_strips(cfg, size, monkeypatch):
+@pytest.mark.parametrize("channels_last", [True, False], ids=["channels_last", "channels_first"])
+def test_equals_forward_in_many_strips(cfg, size, channels_last, monkeypatch):
     monkeypatch.setattr(layerwise, "STRIP_PIXELS", 7 * 53)  # strips of a few rows, ragged at the end
+    monkeypatch.setattr(layerwise, "CHANNELS_LAST_FLOAT32", channels_last)
     g = _generator(**cfg)
     noise, content = _inputs(g, 2, *size)
     with torch.inference_mode():
@@ -98,3 +100,13 @@ def test_statistics_of_a_doubled_source_come_from_the_coarse_one():
         assert torch.allclose(a, b, atol=1e-6)
     odd = layerwise.Upsampled(coarse, 13, 18)  # not an exact doubling: its own pass
     assert layerwise._statistics(odd, 1).count == 13 * 18
+
+
+def test_sums_of_channels_last_strips_equal_channels_first_ones():
+    x = torch.randn(2, 5, 7, 11, generator=torch.Generator().manual_seed(4)) * 3 + 1
+    first, last = layerwise._Sums(), layerwise._Sums()
+    first.add(x)
+    last.add(x.contiguous(memory_format=torch.channels_last))
+    for a, b in zip(first.mean_var(), last.mean_var()):
+        assert torch.allclose(a, b, atol=1e-5)
+    assert first.count == last.count == 7 * 11
