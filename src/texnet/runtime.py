@@ -40,6 +40,9 @@ def session_options(level: str = LEVEL, threads: int | None = None):
     threads = threads or int(os.environ.get("TEXNET_THREADS") or 0)
     if threads:
         options.intra_op_num_threads = threads
+    # No busy-waiting for work after a run: with it, onnxruntime's threads kept the cores for a while after each
+    # sample and the next piece of work (a PyTorch pass in the bench's rounds) took about twice as long
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return options
 
 
