@@ -6,7 +6,9 @@
 The setting cannot be undone inside a process, so each round starts one fresh process per setting,
 alternating which goes first; each process times every path a few times (its median is kept). Paths:
 a texture in one pass and in strips of 128 rows (the inference form), a stylization (texnet.layerwise),
-and both through onnxruntime (its own arena: the control). Writes benchmarks/results/allocator.json.
+and both through onnxruntime (its own arena: the control, timed after them); and each process's peak
+resident memory after the PyTorch paths.
+Writes benchmarks/results/allocator.json.
 """
 
 from __future__ import annotations
@@ -40,23 +42,29 @@ def child(reuse: bool, size: int, repeats: int) -> dict[str, float]:
     style, _ = load_model(MODELS / "style_quick_ihc.texnet", "cpu", inference=True)
     photo = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0))[0].numpy()
     noise = [z.contiguous(memory_format=torch.channels_last) for z in texture.seeded_noise(0, 1, size, size)]
-    paths = {"texture one pass": lambda: texture.infer(noise),
-             "texture strips": lambda: texture.forward_strips(noise, 128),
-             "style": lambda: stylize_array(TorchBackend(style), photo, StylizeOptions())}
+    torch_paths = {"texture one pass": lambda: texture.infer(noise),
+                   "texture strips": lambda: texture.forward_strips(noise, 128),
+                   "style": lambda: stylize_array(TorchBackend(style), photo, StylizeOptions())}
+    onnx_paths = {}
     for name, onnx in (("texture onnxruntime", "quick_gravel.onnx"), ("style onnxruntime", "style_quick_ihc.onnx")):
         if (MODELS / onnx).exists():
             model = OnnxModel(MODELS / onnx)
-            paths[name] = (lambda m=model: m.sample(size, size, seed=0)) if name.startswith("texture") else \
+            onnx_paths[name] = (lambda m=model: m.sample(size, size, seed=0)) if name.startswith("texture") else \
                 (lambda m=model: stylize_array(m, photo, StylizeOptions()))
-    times: dict[str, list[float]] = {name: [] for name in paths}
-    for name, fn in paths.items():
-        fn()
-    for _ in range(repeats):
-        for name, fn in paths.items():
-            start = time.perf_counter()
+    result: dict = {"applied": applied}
+    for group, paths in (("pytorch", torch_paths), ("onnxruntime", onnx_paths)):  # PyTorch's peak memory first
+        times: dict[str, list[float]] = {name: [] for name in paths}
+        for fn in paths.values():
             fn()
-            times[name].append(time.perf_counter() - start)
-    return {"applied": applied, **{name: 1000 * float(np.median(t)) for name, t in times.items()}}
+        for _ in range(repeats):
+            for name, fn in paths.items():
+                start = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - start)
+        result.update({name: 1000 * float(np.median(t)) for name, t in times.items()})
+        with open("/proc/self/status") as f:  # the process's peak resident memory so far
+            result[f"peak_rss_mb_{group}"] = next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmHWM"))
+    return result
 
 
 def main() -> None:
@@ -80,12 +88,16 @@ def main() -> None:
                                   "--repeats", str(args.repeats)], check=True, capture_output=True, text=True)
             runs[mode].append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(mode, {k: round(v) if isinstance(v, float) else v for k, v in runs[mode][-1].items()}, flush=True)
-    names = [k for k in runs["default"][0] if k != "applied"]
+    names = [k for k in runs["default"][0] if k != "applied" and not k.startswith("peak")]
+    peak = {mode: float(np.median([run["peak_rss_mb_pytorch"] for run in runs[mode]])) for mode in runs}
+    print(f"peak resident memory after the PyTorch paths: default {peak['default']:.0f} MB, "
+          f"reuse {peak['reuse']:.0f} MB")
     summary = {name: {mode: float(np.median([run[name] for run in runs[mode]])) for mode in runs} for name in names}
     for name, s in summary.items():
         print(f"{name}: default {s['default']:.0f} ms, reuse {s['reuse']:.0f} ms ({s['reuse'] / s['default']:.2f}x)")
     OUT.write_text(json.dumps({"size": args.size, "rounds": args.rounds, "repeats": args.repeats, "machine": machine(),
-                               "applied": runs["reuse"][0]["applied"], "median_ms": summary, "runs": runs},
+                               "applied": runs["reuse"][0]["applied"], "median_ms": summary, "peak_rss_mb_pytorch": peak,
+                               "runs": runs},
                               indent=1) + "\n")
     print(f"wrote {OUT.relative_to(ROOT)}")
 

@@ -360,9 +360,9 @@ MODEL_HELP = ("a .texnet or .onnx model file, or the name of one of texnet's pre
 
 def _add_runtime_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runtime", choices=("auto", "torch", "onnx"), default="auto",
-                   help="auto (default): onnxruntime for .onnx models (no PyTorch needed); .texnet models on the CPU "
-                        "through a cached ONNX export too, except style models and large textures on CPUs with "
-                        "bf16, which PyTorch runs as fast or faster; torch: PyTorch only")
+                   help="auto (default): onnxruntime for .onnx models (no PyTorch needed), PyTorch for .texnet "
+                        "models (faster in `texnet bench`), except instance-norm textures over 1024 px a side, "
+                        "which onnxruntime samples in one pass with their own statistics; torch: PyTorch only")
     p.add_argument("--device", default="auto", help="PyTorch device: cpu, cuda, cuda:N or auto (default auto)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 

@@ -311,23 +311,24 @@ def _run_layers(layers: Sequence[nn.Module], x: torch.Tensor) -> torch.Tensor:
     layers, i = list(layers), 0
     while i < len(layers):
         m = layers[i]
-        if not (fuse and isinstance(m, nn.Conv2d) and m.padding == (0, 0) and m.stride == (1, 1)
-                and m.groups == 1):
-            x, i = m(x), i + 1
+        i += 1
+        if not (fuse and isinstance(m, nn.Conv2d) and m.padding == (0, 0) and m.stride == (1, 1) and m.groups == 1):
+            x = m(x)
             continue
-        j = i + 1 + (i + 1 < len(layers) and isinstance(layers[i + 1], nn.Identity))
-        act = type(layers[j]) if j < len(layers) else None
+        if i < len(layers) and isinstance(layers[i], nn.Identity):  # where a folded norm was
+            i += 1
+        act = layers[i] if i < len(layers) else None
         if m.out_channels == 1 and m.kernel_size == (1, 1) and x.is_contiguous(memory_format=torch.channels_last):
             n, c, h, w = x.shape
             flat = torch.addmv(m.bias.expand(n * h * w), x.permute(0, 2, 3, 1).reshape(-1, c), m.weight.view(c))
-            x, i = flat.view(n, h, w, 1).permute(0, 3, 1, 2), i + 1
-        elif act in FUSED_ACTIVATIONS and (act is nn.ReLU or layers[j].negative_slope == 0.01):
-            slope = [layers[j].negative_slope] if act is nn.LeakyReLU else []
+            x = flat.view(n, h, w, 1).permute(0, 3, 1, 2)
+        elif type(act) in FUSED_ACTIVATIONS:
+            slope = [act.negative_slope] if isinstance(act, nn.LeakyReLU) else []
             x = torch.ops.mkldnn._convolution_pointwise(x, m.weight, m.bias, [0, 0], [1, 1], list(m.dilation), 1,
-                                                         FUSED_ACTIVATIONS[act], slope, "")
-            i = j + 1
+                                                         FUSED_ACTIVATIONS[type(act)], slope, "")
+            i += 1
         else:
-            x, i = m(x), i + 1
+            x = m(x)
     return x
 
 

@@ -28,10 +28,10 @@ from torch import nn
 if TYPE_CHECKING:
     from texnet.generators import InstanceNorm, MultiScaleGenerator
 
-# Float32 convolutions on channels_last buffers. A 1024 px stylization on a 2-core AVX2 CPU: channels-first 3x3
-# convolutions ran at 107 GFLOP/s and 1x1 ones at 21 (channels_last: about 165 and 47, scratch profile). On an
-# AVX512-BF16 CPU, with the finest join in bf16, channels_last took 1234 against 1131 ms: that path stays
-# channels-first.
+# Float32 convolutions on channels_last buffers: on a 2-core AVX2 CPU, at a 1024 px style generator's shapes,
+# oneDNN's channels-first 3x3 convolutions ran 1.3-1.4x slower and its 1x1 ones 2.1x slower
+# (benchmarks/conv_layouts.py). On an AVX512-BF16 CPU, with the finest join in bf16, a trial of channels_last
+# stylized more slowly (not re-measured since: no such CPU at hand), so that path stays channels-first.
 CHANNELS_LAST_FLOAT32 = True
 STRIP_PIXELS = 64 * 1024  # pixels per strip: rows = STRIP_PIXELS // width (a few MB of activations: cache-sized)
 

@@ -116,7 +116,6 @@ def is_onnx(path: str | os.PathLike) -> bool:
 # ---------------------------------------------------------------------------- choosing a runtime
 
 RUNTIMES = ("auto", "torch", "onnx")
-STRIP_PIXELS = 512 * 512  # MultiScaleGenerator.sample's default: larger textures are made in strips
 
 
 class TorchTextureSampler:
@@ -190,36 +189,40 @@ def cached_onnx(path: Path) -> Path | None:
 
 
 class AutoTextureSampler:
-    """The path measured fastest here, or as fast with less memory (`texnet bench --sections inference`,
-    benchmarks/results/bench.md): onnxruntime for sizes it can hold, except that PyTorch takes images over
-    STRIP_PIXELS when it runs the finest join in bf16 (CPUs with AVX512-BF16): batch-norm models in strips
-    (bounded memory), instance-norm ones layer by layer (texnet.layerwise) up to STATISTICS_SIDE; and all
-    sizes beyond onnxruntime's memory."""
+    """PyTorch, the faster path in every row of the bench's inference table on both CPUs measured (an AVX2 one:
+    benchmarks/results/bench.json; one with AVX512-BF16: inference_avx512_bf16.json), except for instance-norm
+    textures over STATISTICS_SIDE a side: PyTorch samples those in strips with a smaller sample's statistics
+    (bounded memory), onnxruntime in one pass with their own, so it takes them when they fit in memory."""
 
     def __init__(self, path: Path, device: str):
+        self.path = path
         self.torch = TorchTextureSampler(path, device)
-        onnx_path = cached_onnx(path) if self.torch.generator.to_rgb.weight.device.type == "cpu" else None
-        self.onnx = OnnxModel(onnx_path) if onnx_path else None
+        self._onnx: OnnxModel | None = None
 
     def sample(self, width: int, height: int, seed: int, noise_scale: float = 1.0) -> np.ndarray:
+        from texnet.generators import STATISTICS_SIDE
         from texnet.limits import fits_onnx
 
-        from texnet.generators import STATISTICS_SIDE
-
         g = self.torch.generator
-        torch_in_bf16 = width * height > STRIP_PIXELS and g.runs_bf16() and (
-            g.cfg.norm == "batch" or max(width, height) <= STATISTICS_SIDE)
-        if self.onnx is not None and fits_onnx("texture", width, height) and not torch_in_bf16:
-            return self.onnx.sample(width, height, seed, noise_scale)
+        exact = g.cfg.norm == "batch" or max(width, height) <= STATISTICS_SIDE
+        if not exact and g.to_rgb.weight.device.type == "cpu" and fits_onnx("texture", width, height) \
+                and self.onnx() is not None:
+            return self.onnx().sample(width, height, seed, noise_scale)
         return self.torch.sample(width, height, seed, noise_scale)
+
+    def onnx(self) -> OnnxModel | None:
+        """The model's cached ONNX export on onnxruntime (made on first use), or None without onnxruntime."""
+        if self._onnx is None:
+            onnx_path = cached_onnx(self.path)
+            self._onnx = OnnxModel(onnx_path) if onnx_path else None
+        return self._onnx
 
 
 def open_texture_model(path: str | os.PathLike, runtime: str = "auto", device: str = "auto"):
     """Something with .sample(width, height, seed, noise_scale) -> (3, H, W) array, on the chosen runtime.
 
     `path` may also name one of texnet's pretrained models (texnet.zoo); a local file wins.
-    auto: .onnx files run on onnxruntime; .texnet files on onnxruntime too (through a cached export)
-    when it is installed and the device is the CPU, else on PyTorch."""
+    auto: .onnx files run on onnxruntime, .texnet files on PyTorch (see AutoTextureSampler)."""
     path = _resolve(path, runtime)
     choice = _choose(path, runtime)
     if choice == "onnx":
@@ -238,14 +241,9 @@ def open_style_model(path: str | os.PathLike, runtime: str = "auto", device: str
     from texnet.style import load_style_model
     from texnet.stylize import TorchBackend
 
-    dev = resolve_device(device)
-    generator, _ = load_style_model(path, dev, inference=True)  # checks the kind before any export
-    # auto: PyTorch where it runs the finest join's convolutions in bf16 (layer by layer: as fast as onnxruntime
-    # or faster in the bench's inference rows, with less memory than a one-pass graph), else onnxruntime
-    if runtime == "auto" and dev.type == "cpu" and not generator.runs_bf16():
-        onnx_path = cached_onnx(path)
-        if onnx_path is not None:
-            return OnnxModel(onnx_path).require("style")
+    # auto: PyTorch (layer by layer on the CPU: faster than onnxruntime in the bench's inference rows, see
+    # AutoTextureSampler, and with less memory than a one-pass graph)
+    generator, _ = load_style_model(path, resolve_device(device), inference=True)
     return TorchBackend(generator)
 
 
