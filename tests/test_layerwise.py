@@ -102,7 +102,9 @@ def test_statistics_of_a_doubled_source_come_from_the_coarse_one():
     assert layerwise._statistics(odd, 1).count == 13 * 18
 
 
-def test_sums_of_channels_last_strips_equal_channels_first_ones():
+@pytest.mark.parametrize("chunk", [10, 1000])
+def test_sums_of_channels_last_strips_equal_channels_first_ones(chunk, monkeypatch):
+    monkeypatch.setattr(layerwise._Sums, "CHUNK", chunk)  # squares taken in chunks of pixels, ragged at the end
     x = torch.randn(2, 5, 7, 11, generator=torch.Generator().manual_seed(4)) * 3 + 1
     first, last = layerwise._Sums(), layerwise._Sums()
     first.add(x)
