@@ -119,7 +119,11 @@ def test_interleaved_timing_runs_every_path_in_each_round():
     from texnet.bench import _median_seconds_interleaved
 
     calls: list[str] = []
-    medians = _median_seconds_interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 3,
-                                          torch.device("cpu"))
-    assert set(medians) == {"a", "b"} and all(v >= 0 for v in medians.values())
-    assert calls == ["a", "a", "b", "b"] + ["a", "b"] * 3  # warm-up, then one of each per round
+    fns = {name: (lambda name=name: calls.append(name)) for name in "abc"}
+    medians = _median_seconds_interleaved(fns, 6, torch.device("cpu"), settle=0)
+    assert set(medians) == set("abc") and all(v >= 0 for v in medians.values())
+    assert calls[:6] == ["a", "a", "b", "b", "c", "c"]  # warm-up
+    rounds = [calls[i:i + 3] for i in range(6, len(calls), 3)]
+    assert len(rounds) == 6 and all(sorted(r) == ["a", "b", "c"] for r in rounds)  # one of each per round
+    followers = {r[r.index("a") + 1] for r in rounds if r[-1] != "a"}
+    assert followers == {"b", "c"}  # shuffled: "a" is not always followed by the same path

@@ -20,6 +20,7 @@ import functools
 import json
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
@@ -108,7 +109,9 @@ def _median_seconds_interleaved(fns: dict[str, Callable[[], Any]], repeats: int,
     """Median seconds of each function, timed in turn within every round: this machine's speed drifts by
     tens of percent within minutes, and ratios between paths should not carry that drift. Between functions
     the timer idles `settle` seconds: threads that busy-wait after a run (the peer's onnxruntime) otherwise
-    hold the cores into the next one's time (a 57 ms PyTorch sample took 112 ms right after onnxruntime's)."""
+    hold the cores into the next one's time (a PyTorch sample took twice as long right after onnxruntime's).
+    Each round's order is shuffled (fixed seed), so that no function always follows the same one: right
+    after texnet 0.1's 8 s stylization, texnet's own 1024 px one ran slower, even a second later."""
     def sync() -> None:
         if device.type == "cuda":
             torch.cuda.synchronize()
@@ -118,8 +121,12 @@ def _median_seconds_interleaved(fns: dict[str, Callable[[], Any]], repeats: int,
         fn()
     sync()
     times: dict[str, list[float]] = {name: [] for name in fns}
+    order = random.Random(0)
     for _ in range(repeats):
-        for name, fn in fns.items():
+        names = list(fns)
+        order.shuffle(names)
+        for name in names:
+            fn = fns[name]
             if len(fns) > 1:
                 time.sleep(settle)
             start = time.perf_counter()
@@ -672,39 +679,43 @@ def _legacy_path(kind: str, old: Any, size: int, device: torch.device) -> Callab
     return legacy
 
 
-def _legacy_worker(conn: Any, kind: str, path: str, size: int, device: str) -> None:
-    """The child of _Legacy: loads the model, then runs the 0.1 path once per message until told to stop."""
+def _legacy_serve(kind: str, path: str, size: int, device: str) -> None:
+    """The child of _Legacy: loads the model, then runs the 0.1 path once per "run" line on stdin, answering
+    "done" on stdout, until stdin closes."""
     from texnet.modelfile import load_model
 
     old, _ = load_model(path, device)
     fn = _legacy_path(kind, old, size, torch.device(device))
-    while conn.recv() == "run":
+    for line in sys.stdin:
+        if line.strip() != "run":
+            break
         fn()
         if device.startswith("cuda"):
             torch.cuda.synchronize()
-        conn.send(None)
+        print("done", flush=True)
 
 
 class _Legacy:
-    """texnet 0.1.0's path for one row, run in a fresh process on request. This process reuses freed memory
-    (texnet.limits.reuse_freed_memory, as the CLI now does); texnet 0.1.0 did not, and a process-wide setting
-    cannot be undone, so its path is timed where the setting was never made. Messages cost well under 1 ms."""
+    """texnet 0.1.0's path for one row, run in a fresh Python process on request. This process reuses freed
+    memory (texnet.limits.reuse_freed_memory, as the CLI now does); texnet 0.1.0 did not, and a process-wide
+    setting cannot be undone, so its path is timed where the setting was never made. A request costs well
+    under 1 ms."""
 
     def __init__(self, kind: str, path: Path, size: int, device: str):
-        import multiprocessing
-
-        ctx = multiprocessing.get_context("spawn")
-        self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_legacy_worker, args=(child, kind, str(path), size, device), daemon=True)
-        self.process.start()
+        code = ("import sys; from texnet.bench import _legacy_serve; "
+                "_legacy_serve(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4])")
+        self.process = subprocess.Popen([sys.executable, "-c", code, kind, str(path), str(size), device],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
     def run(self) -> None:
-        self.conn.send("run")
-        self.conn.recv()
+        self.process.stdin.write("run\n")
+        self.process.stdin.flush()
+        if self.process.stdout.readline().strip() != "done":
+            raise RuntimeError(f"texnet 0.1's path failed in its process (exit status {self.process.wait()})")
 
     def close(self) -> None:
-        self.conn.send("stop")
-        self.process.join(timeout=30)
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
 
 
 def _instance_norm_0_1(norm: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
