@@ -616,17 +616,15 @@ def bench_inference(cfg: BenchConfig, out: Path, log: Log) -> dict[str, Any]:
         for size in sizes:
             row: dict[str, Any] = {"kind": kind, "size": size, "model": path.name, "norm": new.cfg.norm}
             zs = [torch.from_numpy(z).to(device) for z in noise_pyramid(0, 1, size, size, old.cfg.scales)]
-            photo = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0)).to(device)
+            photo = _bench_photo(size, device)
             row["gflop"] = conv_gflop(old, zs, photo if kind == "style" else None)
-            legacy = _Legacy(kind, path, size, str(device))  # its own process: the allocator texnet 0.1 ran with
             if kind.startswith("texture"):
-                paths = {"pytorch-0.1": legacy.run, "pytorch": lambda: new.sample(size, size, seed=0),
+                paths = {"pytorch": lambda: new.sample(size, size, seed=0),
                          "onnxruntime": lambda: onnx.sample(size, size, seed=0)}
             else:
                 content = photo[0].cpu().numpy()
                 opts = StylizeOptions()
-                paths = {"pytorch-0.1": legacy.run,
-                         "pytorch": lambda: stylize_array(TorchBackend(new), content, opts),
+                paths = {"pytorch": lambda: stylize_array(TorchBackend(new), content, opts),
                          "onnxruntime": lambda: stylize_array(onnx, content, opts)}
             # how far the optimized path (bf16 finest join, where its check let it) is from float32 on the same input
             row["pytorch_bf16"] = new.runs_bf16()
@@ -636,7 +634,8 @@ def bench_inference(cfg: BenchConfig, out: Path, log: Log) -> dict[str, Any]:
                 reference = torch.from_numpy(stylize_array(TorchBackend(old), content, opts)[0])
                 now = torch.from_numpy(stylize_array(TorchBackend(new), content, opts)[0])
             row["pytorch_max_diff_255"] = 255 * float((reference.clamp(0, 1) - now).abs().max())
-            timed = dict(paths)
+            legacy = _Legacy(kind, path, size, str(device))  # its own process: the allocator texnet 0.1 ran with
+            timed = {"pytorch-0.1": legacy.run, **paths}
             if kind == "style" and peer is not None and size == peer_size:
                 timed["peer"] = peer  # in the same rounds as texnet's paths, for the ratio
             try:
@@ -649,7 +648,8 @@ def bench_inference(cfg: BenchConfig, out: Path, log: Log) -> dict[str, Any]:
                 row[f"{name}_ms"] = 1000 * seconds
                 row[f"{name}_gflops"] = row["gflop"] / seconds
             row["speedup"] = row["pytorch-0.1_ms"] / min(row["pytorch_ms"], row["onnxruntime_ms"])
-            log(f"[inference] {kind} {size}px: " + ", ".join(f"{n} {row[f'{n}_ms']:.0f} ms" for n in paths))
+            log(f"[inference] {kind} {size}px: "
+                + ", ".join(f"{n} {row[f'{n}_ms']:.0f} ms" for n in ("pytorch-0.1", *paths)))
             rows.append(row)
     # the yardstick: the descriptor's convolutions on this machine
     vgg, _ = load_descriptor("auto", ("relu5_1",), "avg", device, "fp32")
@@ -662,10 +662,15 @@ def bench_inference(cfg: BenchConfig, out: Path, log: Log) -> dict[str, Any]:
     return result
 
 
+def _bench_photo(size: int, device: torch.device) -> torch.Tensor:
+    """The inference rows' content photo (random, seed 0): the same in the bench's process and in 0.1's."""
+    return torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0)).to(device)
+
+
 def _legacy_path(kind: str, old: Any, size: int, device: torch.device) -> Callable[[], Any]:
     """texnet 0.1.0's PyTorch path for one bench row: a texture sample (seed 0) or a stylization (a random photo)."""
     if kind == "style":
-        photo = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0)).to(device)
+        photo = _bench_photo(size, device)
         return lambda: _legacy_stylize(old, photo)
     from texnet.noise import noise_pyramid
 
@@ -1012,7 +1017,8 @@ def run(cfg: BenchConfig, out: str | Path, extra: list[str] | None = None, log: 
         if name == "quality":
             quality_grid(data, ["exemplar crop", *cfg.quality_presets, "optimisation"], out / "quality" / "grid.jpg")
         result["sections"][name] = {"date": time.strftime("%Y-%m-%d %H:%M"), "device": str(device),
-                                    "machine": {**machine(), "reuse_freed_memory": reused}, "descriptor": weights.resolve("auto")[0].name,
+                                    "machine": {**machine(), "reuse_freed_memory": reused},
+                                    "descriptor": weights.resolve("auto")[0].name,
                                     "seconds": time.perf_counter() - started,
                                     "config": json.loads(json.dumps(asdict(cfg), default=str)), "data": data}
         with atomic_path(out / "bench.json") as tmp:  # after every section: nothing finished is lost

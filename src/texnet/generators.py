@@ -531,17 +531,18 @@ class MultiScaleGenerator(nn.Module):
         fine = self.branch_norms[j](self._block_rows(self.branches[s], take(z, a - 2 * r, b + 2 * r)))
         # nearest upsampling from the coarser scale, row map extended periodically
         h0, h1 = z.shape[2], noise[s + 1].shape[2]
-        if self._is_inference_form() and h0 == 2 * h1 and (a - r) % 2 == 0 and (b + r) % 2 == 0:
+        inference = self._is_inference_form()
+        if inference and h0 == 2 * h1 and (a - r) % 2 == 0 and (b + r) % 2 == 0:
             # exact doubling from an even row: the coarse rows, each written twice by _join_input (a row-gathered
             # copy of them, read across its channels, cost more than the join's 1x1 convolution)
-            return _run_join(self.joins[j], self._rows(noise, s + 1, (a - r) // 2, (b + r) // 2), fine, r,
-                             pad_rows=False)
-        rows = torch.arange(a - r, b + r)
-        src = torch.div(rows, h0, rounding_mode="floor") * h1 + _nearest_rows(h0, h1)[rows % h0]
-        c0, c1 = int(src.min()), int(src.max()) + 1
-        coarse = self._rows(noise, s + 1, c0, c1)
-        up = coarse.index_select(2, (src - c0).to(coarse.device))
-        if self._is_inference_form():  # upsample and concatenate straight into the join's column-padded input
+            up = self._rows(noise, s + 1, (a - r) // 2, (b + r) // 2)
+        else:
+            rows = torch.arange(a - r, b + r)
+            src = torch.div(rows, h0, rounding_mode="floor") * h1 + _nearest_rows(h0, h1)[rows % h0]
+            c0, c1 = int(src.min()), int(src.max()) + 1
+            coarse = self._rows(noise, s + 1, c0, c1)
+            up = coarse.index_select(2, (src - c0).to(coarse.device))
+        if inference:  # upsample and concatenate straight into the join's column-padded input
             return _run_join(self.joins[j], up, fine, r, pad_rows=False)
         up = self.up_norms[j](F.interpolate(up, size=(up.shape[2], z.shape[3]), mode="nearest"))
         return self._block_rows(self.joins[j], torch.cat([up, fine], dim=1))

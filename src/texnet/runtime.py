@@ -189,10 +189,11 @@ def cached_onnx(path: Path) -> Path | None:
 
 
 class AutoTextureSampler:
-    """PyTorch, the faster path in every row of the bench's inference table on both CPUs measured (an AVX2 one:
-    benchmarks/results/bench.json; one with AVX512-BF16: inference_avx512_bf16.json), except for instance-norm
-    textures over STATISTICS_SIDE a side: PyTorch samples those in strips with a smaller sample's statistics
-    (bounded memory), onnxruntime in one pass with their own, so it takes them when they fit in memory."""
+    """PyTorch: in the bench's inference rows it led at 1024 px and in stylization on an AVX2 CPU (at 256 px
+    the two paths traded places between runs; benchmarks/results/bench.json and its history) and in every row
+    on an AVX512-BF16 one (inference_avx512_bf16.json). Except for instance-norm textures over STATISTICS_SIDE
+    a side: PyTorch samples those in strips with a smaller sample's statistics (bounded memory), onnxruntime in
+    one pass with their own, so it takes them when they fit in memory."""
 
     def __init__(self, path: Path, device: str):
         self.path = path
