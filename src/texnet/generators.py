@@ -25,6 +25,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from texnet import upconv
 from texnet.noise import noise_pyramid, scale_sizes
 
 
@@ -278,13 +279,35 @@ def _join_input(up: torch.Tensor, fine: torch.Tensor, halo: int, dtype: torch.dt
     else:
         inner[:, :cu].copy_(F.interpolate(up, size=(h, w), mode="nearest"))
     inner[:, cu:].copy_(fine)
-    if halo:
-        buf[:, :, ph:ph + h, :halo].copy_(buf[:, :, ph:ph + h, w:w + halo])
-        buf[:, :, ph:ph + h, halo + w:].copy_(buf[:, :, ph:ph + h, halo:2 * halo])
-    if ph:
-        buf[:, :, :ph].copy_(buf[:, :, h:h + ph])
-        buf[:, :, ph + h:].copy_(buf[:, :, ph:2 * ph])
+    return _wrap_edges(buf, ph, ph, halo, halo)
+
+
+def _wrap_edges(buf: torch.Tensor, top: int, bottom: int, left: int, right: int) -> torch.Tensor:
+    """Fills the borders of buf (top rows, bottom rows, left and right columns) circularly from its interior,
+    which holds an image already: no larger borders than that image."""
+    h, w = buf.shape[2] - top - bottom, buf.shape[3] - left - right
+    if left:
+        buf[:, :, top:top + h, :left].copy_(buf[:, :, top:top + h, w:w + left])
+    if right:
+        buf[:, :, top:top + h, left + w:].copy_(buf[:, :, top:top + h, left:left + right])
+    if top:
+        buf[:, :, :top].copy_(buf[:, :, h:h + top])
+    if bottom:
+        buf[:, :, top + h:].copy_(buf[:, :, top:top + bottom])
     return buf
+
+
+def _circular_padded(x: torch.Tensor, top: int, bottom: int, left: int, right: int) -> torch.Tensor:
+    """x padded circularly into a fresh channels_last buffer (any border, even one larger than x)."""
+    n, c, h, w = x.shape
+    buf = torch.empty(n, c, h + top + bottom, w + left + right, dtype=x.dtype, device=x.device,
+                      memory_format=torch.channels_last)
+    if max(top, bottom) <= h and max(left, right) <= w:
+        buf[:, :, top:top + h, left:left + w].copy_(x)
+        return _wrap_edges(buf, top, bottom, left, right)
+    rows = torch.arange(-top, h + bottom, device=x.device) % h
+    cols = torch.arange(-left, w + right, device=x.device) % w
+    return buf.copy_(x.index_select(2, rows).index_select(3, cols))
 
 
 def _pads_once(block: nn.Module) -> bool:
@@ -302,16 +325,23 @@ def _fused_conv_available() -> bool:
 FUSED_ACTIVATIONS = {nn.LeakyReLU: "leaky_relu", nn.ReLU: "relu"}
 
 
-def _run_layers(layers: Sequence[nn.Module], x: torch.Tensor) -> torch.Tensor:
+def _run_layers(layers: Sequence[nn.Module], x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
     """Layers of an inference-form block (or to_rgb), at inference: in float32 on CPU, each convolution and the
     activation after it (past the Identity a folded norm left) run as one oneDNN call, which applies the
     activation while the output is in cache; a 1x1 convolution to one channel (grey models) runs as a
-    matrix-vector product, where oneDNN is slow. The same arithmetic as the layers one by one, up to rounding."""
+    matrix-vector product, where oneDNN is slow. The same arithmetic as the layers one by one, up to rounding.
+    inplace: x is the caller's to overwrite (an activation before any convolution then runs in place)."""
     fuse = x.device.type == "cpu" and x.dtype == torch.float32 and _fused_conv_available()
     layers, i = list(layers), 0
     while i < len(layers):
         m = layers[i]
         i += 1
+        if isinstance(m, nn.Identity):  # where a folded norm was
+            continue
+        if inplace and type(m) in FUSED_ACTIVATIONS:
+            x = F.leaky_relu_(x, m.negative_slope) if isinstance(m, nn.LeakyReLU) else F.relu_(x)
+            continue
+        inplace = False
         if not (fuse and isinstance(m, nn.Conv2d) and m.padding == (0, 0) and m.stride == (1, 1) and m.groups == 1):
             x = m(x)
             continue
@@ -341,9 +371,31 @@ def _unpadded(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def _run_join(join: nn.Module, up: torch.Tensor, fine: torch.Tensor, halo: int, pad_rows: bool) -> torch.Tensor:
-    """An inference-form join on [up, fine], its input written once (in bf16 when the join runs in it)."""
+    """An inference-form join on [up, fine], its input written once (in bf16 when the join runs in it).
+
+    When up is the coarse grid itself (half fine's size each way), the first convolution runs its upsampled
+    part there (texnet.upconv); its input is then never upsampled at all."""
+    h, w = fine.shape[-2:]
+    if not isinstance(join, Bf16Block) and (2 * up.shape[2], 2 * up.shape[3]) == (h, w) \
+            and upconv.available(join[1], up.shape[1], fine.dtype, fine.device):
+        return _run_layers(join[2:], _upconv_first(join[1], up, fine, halo, pad_rows), inplace=True)
     dtype = torch.bfloat16 if isinstance(join, Bf16Block) else fine.dtype
     return _unpadded(join, _join_input(up, fine, halo, dtype, pad_rows))
+
+
+def _upconv_first(conv: nn.Conv2d, coarse: torch.Tensor, fine: torch.Tensor, halo: int, pad_rows: bool
+                  ) -> torch.Tensor:
+    """A join's first convolution (of its block's `halo`) on [coarse upsampled 2x, fine], padded circularly as
+    _join_input pads: columns always, rows with pad_rows (strips carry their rows already: fine's rows are coarse's
+    rows doubled, from an even row). Coordinates as in texnet.upconv, with fine's first row and column as 0."""
+    h, w = fine.shape[-2:]
+    r0, rows = (1 - halo, h + 2 * halo - 2) if pad_rows else (1, h - 2)
+    c0, cols = 1 - halo, w + 2 * halo - 2
+    lo_r, hi_r = upconv.coarse_span(r0, rows)
+    lo_c, hi_c = upconv.coarse_span(c0, cols)
+    coarse = _circular_padded(coarse, -lo_r, hi_r - coarse.shape[2], -lo_c, hi_c - coarse.shape[3])
+    fine = _circular_padded(fine, halo if pad_rows else 0, halo if pad_rows else 0, halo, halo)
+    return upconv.conv(conv, coarse, fine, r0, c0)
 
 
 @functools.lru_cache(maxsize=128)

@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from texnet import upconv
+
 if TYPE_CHECKING:
     from texnet.generators import InstanceNorm, MultiScaleGenerator
 
@@ -247,23 +249,46 @@ def _conv(source: Source, conv: nn.Conv2d, keep_sums: bool, batch: int, dtype: t
     weight, bias = conv.weight.to(dtype), conv.bias.to(dtype)
     chunks: list[tuple[int, torch.Tensor]] = []
     sums = _Sums()
-    buffers: dict[tuple[int, torch.dtype], torch.Tensor] = {}  # reused strip to strip: fresh ones cost page faults
+    buffers: dict[tuple, torch.Tensor] = {}  # reused strip to strip: fresh ones cost page faults
+    mode = conv.padding_mode
 
-    def buffer(rows: int, kind: torch.dtype) -> torch.Tensor:
-        if (rows, kind) not in buffers:
-            buffers[rows, kind] = torch.empty(batch, source.channels, rows, source.width + 2 * halo, dtype=kind,
-                                              memory_format=memory_format)
-        return buffers[rows, kind]
+    def buffer(part: Source, rows: int, kind: torch.dtype = torch.float32) -> torch.Tensor:
+        key = (part.channels, part.width, rows, kind)
+        if key not in buffers:
+            buffers[key] = torch.empty(batch, part.channels, rows, part.width + 2 * halo, dtype=kind,
+                                       memory_format=memory_format)
+        return buffers[key]
 
+    halves = _upsampled_halves(source, conv, dtype, memory_format)
     for a, b in _strips(source.height, source.width):
         rows = b - a + 2 * halo
-        x = _padded_rows(source, a, b, halo, conv.padding_mode, buffer(rows, torch.float32))
-        if dtype != x.dtype:
-            x = buffer(rows, dtype).copy_(x)
-        chunks.append((a, F.conv2d(x, weight, bias, dilation=conv.dilation, groups=conv.groups)))
+        if halves is not None:  # the upsampled half on the coarse grid: texnet.upconv (halo 1)
+            coarse, fine = halves
+            lo, hi = upconv.coarse_span(a, b - a)
+            chunks.append((a, upconv.conv(conv, _padded_rows(coarse, lo + 1, hi - 1, 1, mode, buffer(coarse, hi - lo)),
+                                          _padded_rows(fine, a, b, 1, mode, buffer(fine, rows)), a, 0)))
+        else:
+            x = _padded_rows(source, a, b, halo, mode, buffer(source, rows))
+            if dtype != x.dtype:
+                x = buffer(source, rows, dtype).copy_(x)
+            chunks.append((a, F.conv2d(x, weight, bias, dilation=conv.dilation, groups=conv.groups)))
         if keep_sums:
             sums.add(chunks[-1][1])
     return chunks, sums
+
+
+def _upsampled_halves(source: Source, conv: nn.Conv2d, dtype: torch.dtype, memory_format: torch.memory_format
+                      ) -> tuple[Source, Source] | None:
+    """(the coarse source, the fine one) when the convolution's input is [an exact 2x upsampling, a fine source]
+    and texnet.upconv can run it: float32, channels_last, a padding that commutes with the upsampling."""
+    if not (isinstance(source, Joined) and len(source.parts) == 2 and isinstance(source.parts[0], Upsampled)):
+        return None
+    up, fine = source.parts
+    if (up.height, up.width) != (2 * up.source.height, 2 * up.source.width) or memory_format != torch.channels_last \
+            or conv.padding_mode not in upconv.PADDING_MODES \
+            or not upconv.available(conv, up.channels, dtype, torch.device("cpu")):
+        return None
+    return up.source, fine
 
 
 def _statistics(source: Source, batch: int, memory_format: torch.memory_format = torch.contiguous_format) -> _Sums:
