@@ -48,10 +48,16 @@ def _layout(t: torch.Tensor) -> torch.memory_format:
 def _apply(x: torch.Tensor, steps: Sequence[Step], out: torch.Tensor | None = None) -> torch.Tensor:
     """The steps on x (never in place on x), the last one written into `out` when given.
 
-    mul then in-place add rather than addcmul, which broadcasts per-channel operands slowly on CPU."""
+    Channels-first: mul then in-place add, as addcmul broadcasts per-channel operands slowly there; channels_last:
+    addcmul, one pass (benchmarks/apply_passes.py)."""
+    fused = _layout(x) == torch.channels_last
     for i, (scale, shift, act) in enumerate(steps):
-        x = torch.mul(x, scale, out=out) if out is not None and i == len(steps) - 1 else x * scale
-        x.add_(shift)
+        target = out if out is not None and i == len(steps) - 1 else None
+        if fused:
+            x = torch.addcmul(shift, x, scale, out=target) if target is not None else torch.addcmul(shift, x, scale)
+        else:
+            x = torch.mul(x, scale, out=target) if target is not None else x * scale
+            x.add_(shift)
         if act == "leaky":
             F.leaky_relu_(x, 0.01)
         elif act == "relu":
