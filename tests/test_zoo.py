@@ -37,6 +37,9 @@ def test_names_resolve_to_the_zoo_and_a_local_file_wins(fake_zoo, tmp_path, monk
     assert zoo.resolve("pebbles", "onnx") == fake_zoo / "pebbles.onnx"
     assert zoo.resolve("pebbles", "texnet") == fake_zoo / "pebbles.texnet"
     monkeypatch.chdir(tmp_path)
+    Path("pebbles").mkdir()  # a folder of that name (of photos, say) is not a model: the zoo's is meant
+    assert zoo.resolve("pebbles", "texnet") == fake_zoo / "pebbles.texnet"
+    Path("pebbles").rmdir()
     Path("pebbles").write_bytes(b"a local file")
     assert zoo.resolve("pebbles") == Path("pebbles")
 

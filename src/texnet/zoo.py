@@ -58,15 +58,16 @@ def describe(entry: dict[str, Any]) -> str:
 
 
 def resolve(spec: str | os.PathLike, prefer: str = "auto") -> Path:
-    """A model path: the file `spec` when it exists, else the zoo model of that name.
+    """A model path: the file `spec` when it exists, else the zoo model of that name (also when a folder
+    of that name is in the way: `texnet sample coins` next to a folder of coin photos).
 
     prefer: "onnx" or "texnet" picks the zoo's file; "auto" takes the .texnet file when
     PyTorch is installed and the ONNX export otherwise.
     """
     path = Path(spec)
-    if path.exists():
-        return path
     entry = find(str(spec))
+    if path.is_file() or (path.exists() and entry is None):
+        return path
     if entry is None:
         known = names()
         hint = f"; texnet's own models: {', '.join(known)} (texnet models)" if known else ""
