@@ -189,9 +189,9 @@ def cached_onnx(path: Path) -> Path | None:
 
 
 class AutoTextureSampler:
-    """PyTorch: in the bench's inference rows it led at 1024 px and in stylization on an AVX2 CPU (at 256 px
-    the two paths traded places between runs; benchmarks/results/bench.json and its history) and in every row
-    on an AVX512-BF16 one (inference_avx512_bf16.json). Except for instance-norm textures over STATISTICS_SIDE
+    """PyTorch: it led every row of the bench's inference runs on an AVX2 CPU once joins ran on the coarse grid
+    (benchmarks/results/bench.json and its history) and on an AVX512-BF16 one (inference_avx512_bf16.json).
+    Except for instance-norm textures over STATISTICS_SIDE
     a side: PyTorch samples those in strips with a smaller sample's statistics (bounded memory), onnxruntime in
     one pass with their own, so it takes them when they fit in memory."""
 
