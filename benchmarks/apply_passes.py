@@ -12,12 +12,14 @@ benchmarks/results/apply_passes.json.
 from __future__ import annotations
 
 import json
-import time
+import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sweeplib import alternating_ms  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "apply_passes.json"
@@ -49,17 +51,12 @@ def main() -> None:
         reference = out.clone()
         addcmul(strips[0], out)
         same = float((out - reference).abs().max())
-        times: dict[str, list[float]] = {name: [] for name in variants}
         with torch.inference_mode():
-            for i in range(ROUNDS):
-                for name, fn in variants.items():
-                    x = strips[i % STRIPS]
-                    start = time.perf_counter()
-                    fn(x, out)
-                    times[name].append(time.perf_counter() - start)
+            ms = alternating_ms({name: lambda i, fn=fn: fn(strips[i % STRIPS], out) for name, fn in variants.items()},
+                                ROUNDS)
         name = "channels_last" if layout == torch.channels_last else "channels_first"
         row = {"layout": name, "channels": CHANNELS, "rows": ROWS, "width": WIDTH, "max_difference": same,
-               **{f"{v}_ms": 1000 * float(np.median(t)) for v, t in times.items()}}
+               **{f"{v}_ms": t for v, t in ms.items()}}
         print(f"{name}: mul+add {row['mul_add_ms']:.2f} ms, addcmul {row['addcmul_ms']:.2f} ms "
               f"(max difference {same:.1e})", flush=True)
         rows.append(row)

@@ -10,12 +10,14 @@ of 64 rows, 3x3 (padded input) and 1x1 convolutions. Each layout is timed in tur
 from __future__ import annotations
 
 import json
-import time
+import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sweeplib import alternating_ms  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "conv_layouts.json"
@@ -33,19 +35,15 @@ def main() -> None:
                   "channels_last": (x.contiguous(memory_format=torch.channels_last),
                                     w.contiguous(memory_format=torch.channels_last))}
         gflop = 2 * kernel * kernel * channels * channels * height * width / 1e9
-        times: dict[str, list[float]] = {name: [] for name in inputs}
         with torch.inference_mode():
             for xi, wi in inputs.values():
                 F.conv2d(xi, wi, b)
-            for _ in range(15):
-                for name, (xi, wi) in inputs.items():
-                    start = time.perf_counter()
-                    F.conv2d(xi, wi, b)
-                    times[name].append(time.perf_counter() - start)
+            ms = alternating_ms({name: lambda i, xi=xi, wi=wi: F.conv2d(xi, wi, b)
+                                 for name, (xi, wi) in inputs.items()}, 15)
         row = {"channels": channels, "kernel": kernel, "rows": height, "width": width, "gflop": gflop}
-        for name, t in times.items():
-            row[f"{name}_ms"] = 1000 * float(np.median(t))
-            row[f"{name}_gflops"] = gflop / float(np.median(t))
+        for name, t in ms.items():
+            row[f"{name}_ms"] = t
+            row[f"{name}_gflops"] = gflop / (t / 1000)
         print(f"{channels} ch {kernel}x{kernel} on {height}x{width}: channels-first {row['channels_first_ms']:.2f} ms "
               f"({row['channels_first_gflops']:.0f} GFLOP/s), channels_last {row['channels_last_ms']:.2f} ms "
               f"({row['channels_last_gflops']:.0f} GFLOP/s)", flush=True)

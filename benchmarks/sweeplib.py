@@ -1,11 +1,13 @@
-"""What the sweep scripts share: an append-only result file, so an interrupted sweep resumes where it stopped."""
+"""What the benchmark scripts share: an append-only result file, so an interrupted sweep resumes where it stopped,
+and timing in alternating rounds."""
 
 from __future__ import annotations
 
 import json
 import statistics
+import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 
 class Results:
@@ -36,3 +38,15 @@ def fmt(value: Any, digits: int = 3) -> str:
 def mean(values: Iterable[float | None]) -> str:
     values = [v for v in values if v is not None]
     return fmt(statistics.mean(values)) if values else "-"
+
+
+def alternating_ms(fns: dict[str, Callable[[int], Any]], rounds: int) -> dict[str, float]:
+    """Median milliseconds of each function, called with the round's index; every round calls each in turn, so
+    that the machine's drift (tens of percent within minutes here) does not fall on one of them."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for i in range(rounds):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn(i)
+            times[name].append(1000 * (time.perf_counter() - start))
+    return {name: statistics.median(t) for name, t in times.items()}

@@ -12,12 +12,14 @@ benchmarks/results/upconv.json.
 from __future__ import annotations
 
 import json
-import time
+import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sweeplib import alternating_ms  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "upconv.json"
@@ -48,20 +50,14 @@ def main() -> None:
         def coarse_grid() -> torch.Tensor:
             return generators._upconv_first(conv, coarse, fine, halo, pad_rows=whole)
 
-        ways = {"direct": direct, "upconv": coarse_grid}
         with torch.inference_mode():
             difference = float((direct() - coarse_grid()).abs().max())
-            times: dict[str, list[float]] = {name: [] for name in ways}
-            for _ in range(ROUNDS):
-                for name, fn in ways.items():
-                    start = time.perf_counter()
-                    fn()
-                    times[name].append(time.perf_counter() - start)
+            ms = alternating_ms({"direct": lambda i: direct(), "upconv": lambda i: coarse_grid()}, ROUNDS)
         multiplies = {"direct": 9 * (up_ch + fine_ch), "upconv": 4 * up_ch + 9 * fine_ch}  # per output, per channel
         row = {"case": label, "up_channels": up_ch, "fine_channels": fine_ch, "out_channels": out_ch,
                "input_rows": height, "width": width, "max_difference": difference,
                "multiplies_ratio": multiplies["upconv"] / multiplies["direct"],
-               **{f"{name}_ms": 1000 * float(np.median(t)) for name, t in times.items()}}
+               **{f"{name}_ms": t for name, t in ms.items()}}
         row["speedup"] = row["direct_ms"] / row["upconv_ms"]
         print(f"{label}: direct {row['direct_ms']:.2f} ms, upconv {row['upconv_ms']:.2f} ms ({row['speedup']:.2f}x; "
               f"{row['multiplies_ratio']:.2f} of the multiplies; max difference {difference:.1e})", flush=True)
