@@ -11,7 +11,6 @@ benchmarks/results/apply_passes.json.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sweeplib import alternating_ms  # noqa: E402
+from sweeplib import alternating_ms, write_rows  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "apply_passes.json"
@@ -27,7 +26,6 @@ CHANNELS, ROWS, WIDTH, STRIPS, ROUNDS = 48, 64, 1024, 12, 36
 
 
 def main() -> None:
-    from texnet.bench import machine
     from texnet.limits import reuse_freed_memory
 
     reuse_freed_memory()
@@ -60,8 +58,7 @@ def main() -> None:
         print(f"{name}: mul+add {row['mul_add_ms']:.2f} ms, addcmul {row['addcmul_ms']:.2f} ms "
               f"(max difference {same:.1e})", flush=True)
         rows.append(row)
-    OUT.write_text(json.dumps({"machine": machine(), "rows": rows}, indent=1) + "\n")
-    print(f"wrote {OUT.relative_to(ROOT)}")
+    write_rows(OUT, rows)
 
 
 if __name__ == "__main__":

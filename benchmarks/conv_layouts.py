@@ -9,7 +9,6 @@ of 64 rows, 3x3 (padded input) and 1x1 convolutions. Each layout is timed in tur
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -17,14 +16,13 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sweeplib import alternating_ms  # noqa: E402
+from sweeplib import alternating_ms, write_rows  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "conv_layouts.json"
 
 
 def main() -> None:
-    from texnet.bench import machine
 
     rows = []
     for channels, kernel, height, width in ((48, 3, 64, 1024), (48, 1, 64, 1024), (40, 3, 128, 512)):
@@ -48,8 +46,7 @@ def main() -> None:
               f"({row['channels_first_gflops']:.0f} GFLOP/s), channels_last {row['channels_last_ms']:.2f} ms "
               f"({row['channels_last_gflops']:.0f} GFLOP/s)", flush=True)
         rows.append(row)
-    OUT.write_text(json.dumps({"machine": machine(), "rows": rows}, indent=1) + "\n")
-    print(f"wrote {OUT.relative_to(ROOT)}")
+    write_rows(OUT, rows)
 
 
 if __name__ == "__main__":

@@ -50,3 +50,11 @@ def alternating_ms(fns: dict[str, Callable[[int], Any]], rounds: int) -> dict[st
             fn(i)
             times[name].append(1000 * (time.perf_counter() - start))
     return {name: statistics.median(t) for name, t in times.items()}
+
+
+def write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
+    """A micro-benchmark's result file: the machine (texnet.bench.machine) and its rows."""
+    from texnet.bench import machine
+
+    path.write_text(json.dumps({"machine": machine(), "rows": rows}, indent=1) + "\n")
+    print(f"wrote {path}")

@@ -11,7 +11,6 @@ benchmarks/results/upconv.json.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sweeplib import alternating_ms  # noqa: E402
+from sweeplib import alternating_ms, write_rows  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "upconv.json"
@@ -28,7 +27,6 @@ ROUNDS = 15
 
 def main() -> None:
     from texnet import generators
-    from texnet.bench import machine
     from texnet.limits import reuse_freed_memory
 
     reuse_freed_memory()
@@ -62,8 +60,7 @@ def main() -> None:
         print(f"{label}: direct {row['direct_ms']:.2f} ms, upconv {row['upconv_ms']:.2f} ms ({row['speedup']:.2f}x; "
               f"{row['multiplies_ratio']:.2f} of the multiplies; max difference {difference:.1e})", flush=True)
         rows.append(row)
-    OUT.write_text(json.dumps({"machine": machine(), "rows": rows}, indent=1) + "\n")
-    print(f"wrote {OUT.relative_to(ROOT)}")
+    write_rows(OUT, rows)
 
 
 if __name__ == "__main__":
