@@ -107,6 +107,8 @@ def test_cli_export_and_onnx_sample(tmp_path, capsys):
     a = np.asarray(Image.open(tmp_path / "a.png")).astype(int)
     b = np.asarray(Image.open(tmp_path / "b.png")).astype(int)
     assert a.shape == (20, 33, 3) and np.abs(a - b).max() <= 2
+    assert main(["sample", str(tmp_path / "m.onnx"), "-o", str(tmp_path / "a.png"), "--size", "9"]) == 0  # smallest
+    assert main(["sample", str(model), "-o", str(tmp_path / "b.png"), "--size", "8x40"]) == 0  # PyTorch: any size
     capsys.readouterr()
     not_onnx = tmp_path / "bad.onnx"
     not_onnx.write_bytes(b"not a graph")
@@ -114,7 +116,10 @@ def test_cli_export_and_onnx_sample(tmp_path, capsys):
                           (["export", model, "-o", tmp_path / "m.png"], "name it *.onnx"),
                           (["sample", model, "-o", tmp_path / "c.png", "--runtime", "onnx"], "needs an ONNX model"),
                           (["stylize", tmp_path / "m.onnx", tmp_path / "a.png", "-o", tmp_path / "d.png"],
-                           "not a style model")]:
+                           "not a style model"),
+                          # 4 scales: the coarsest of 8 px is 1 px, less than the graph's padding of 2
+                          (["sample", tmp_path / "m.onnx", "-o", tmp_path / "e.png", "--size", "8x40"],
+                           "ask for at least 9 px a side")]:
         assert main([str(a) for a in argv]) == 1
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0], (argv, err)

@@ -154,3 +154,11 @@ def test_stylize_a_small_photo_matches_python(page, site, tmp_path):
     page.set_input_files("#photo", str(text))
     page.wait_for_selector("#message:not([hidden])")
     assert "not an image" in page.inner_text("#message")
+
+
+def test_manifest_gives_each_texture_model_its_smallest_side(site):
+    """The page refuses sizes below the ONNX graph's smallest (limits.smallest_side) with its size message."""
+    import json
+
+    sides = {m["kind"]: m["min_side"] for m in json.loads((site[0] / "models.json").read_text())["models"]}
+    assert sides["texture"] == 9  # 4 noise scales: the coarsest of 9 px is 2 px, the graph's padding

@@ -231,7 +231,12 @@ class CircularPad(nn.Module):
         self.halo = halo
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.pad(x, (self.halo,) * 4, mode="circular") if self.halo else x
+        h = self.halo
+        if not h:
+            return x
+        if torch.onnx.is_in_onnx_export() or h <= min(x.shape[2], x.shape[3]):
+            return F.pad(x, (h,) * 4, mode="circular")
+        return _circular_padded(x, h, h, h, h)  # a coarsest scale smaller than the halo: wraps more than once
 
 
 class Bf16Block(nn.Module):
@@ -268,6 +273,9 @@ def _join_input(up: torch.Tensor, fine: torch.Tensor, halo: int, dtype: torch.dt
     n, cu, h1, w1 = up.shape
     h, w = fine.shape[-2:]
     ph = halo if pad_rows else 0
+    if halo > w or ph > h:  # a tiny scale: pad by wrapping more than once
+        up = F.interpolate(up, size=(h, w), mode="nearest") if (h1, w1) != (h, w) else up
+        return _circular_padded(torch.cat([up, fine], dim=1), ph, ph, halo, halo).to(dtype)
     buf = torch.empty(n, cu + fine.shape[1], h + 2 * ph, w + 2 * halo, dtype=dtype, device=up.device,
                       memory_format=torch.channels_last)
     inner = buf[:, :, ph:ph + h, halo:halo + w]
@@ -605,7 +613,8 @@ class MultiScaleGenerator(nn.Module):
         The inference form (fold_batchnorm) pads only the columns, circularly: the rows are there."""
         r = self._halo()
         if _pads_once(block):
-            return _unpadded(block, F.pad(x, (r, r, 0, 0), mode="circular"))
+            return _unpadded(block, F.pad(x, (r, r, 0, 0), mode="circular") if r <= x.shape[3]
+                             else _circular_padded(x, 0, 0, r, r))
         return block(x)[:, :, r:x.shape[2] - r]
 
     @torch.no_grad()

@@ -9,6 +9,7 @@ for CUDA. This module does not import torch unless asked about a CUDA device.
 from __future__ import annotations
 
 import os
+from typing import Sequence
 
 from texnet.errors import TexnetError
 
@@ -64,6 +65,23 @@ def check_sample(width: int, height: int, device: str = "cpu") -> None:
     check(SAMPLE_BYTES_PER_PIXEL * width * height, f"a {width}x{height} sample",
           f"ask for {largest_side(SAMPLE_BYTES_PER_PIXEL, 1, device)}x{largest_side(SAMPLE_BYTES_PER_PIXEL, 1, device)}"
           " or less", device)
+
+
+def smallest_side(scales: int, kernels: Sequence[int] = (3, 3, 1)) -> int:
+    """The smallest side a texture model's ONNX graph samples at: its graph pads each block circularly by the
+    block's halo at once, which cannot wrap a scale more than once, so the coarsest noise scale (the side over
+    2^(K-1), rounded up) needs that many pixels, and 2 as in training (generators.check_scales). PyTorch samples
+    any size (texnet.generators.CircularPad wraps as often as needed)."""
+    need = max(2, sum(k // 2 for k in kernels))
+    return 2 ** (scales - 1) * (need - 1) + 1
+
+
+def check_texture_size(width: int, height: int, scales: int, kernels: Sequence[int] = (3, 3, 1)) -> None:
+    side = smallest_side(scales, kernels)
+    if min(width, height) < side:
+        raise TexnetError(f"{width}x{height} is too small for this model's ONNX graph ({scales} noise scales: the "
+                          f"coarsest is 1/{2 ** (scales - 1)} of the size): ask for at least {side} px a side, "
+                          f"or sample its .texnet file (any size)")
 
 
 def fits_onnx(kind: str, width: int, height: int) -> bool:

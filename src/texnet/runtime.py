@@ -74,6 +74,7 @@ class OnnxModel:
         self.stats_size = int(props.get("texnet_stats_size", "0"))
         self.meta: dict[str, Any] = json.loads(props.get("texnet_meta", "{}"))
         self.inputs = [i.name for i in self.session.get_inputs()]
+        self.kernels = tuple(self.meta.get("generator", {}).get("kernels", (3, 3, 1)))
 
     def require(self, kind: str) -> "OnnxModel":
         if self.kind != kind:
@@ -84,9 +85,10 @@ class OnnxModel:
 
     def sample(self, width: int, height: int, seed: int, noise_scale: float = 1.0) -> np.ndarray:
         """One texture (3, H, W) in [0, 1] from the portable noise of `seed`."""
-        from texnet.limits import check_onnx
+        from texnet.limits import check_onnx, check_texture_size
 
         check_onnx(self.require("texture").kind, width, height)
+        check_texture_size(width, height, self.scales, self.kernels)
         noise = noise_pyramid(seed, 1, height, width, self.scales, self.noise_channels, noise_scale)
         return self.session.run(["image"], dict(zip(self.inputs, noise)))[0][0]
 

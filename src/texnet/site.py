@@ -19,6 +19,7 @@ from typing import Callable
 
 from texnet.errors import TexnetError
 from texnet.files import atomic_path
+from texnet.limits import smallest_side
 
 ORT_VERSION = "1.30.0"
 ORT_FILES = ("ort.wasm.min.js", "ort-wasm-simd-threaded.wasm", "ort-wasm-simd-threaded.mjs")
@@ -71,6 +72,7 @@ def build_site(models: list[str], output: str | Path, log: Callable[[str], None]
         origin = model.meta.get("exemplar", model.meta.get("style", {}))
         entries.append({"name": name, "file": target.name, "kind": model.kind, "scales": model.scales,
                         "noise_channels": model.noise_channels, "stats_size": model.stats_size,
+                        "min_side": smallest_side(model.scales, model.kernels) if model.kind == "texture" else 16,
                         "source": origin.get("name") or origin.get("file", "")})
         log(f"model {name}: {model.kind}, {target.stat().st_size / 1024:.0f} KB")
     with atomic_path(out / "models.json") as tmp:

@@ -75,8 +75,9 @@ function draw() {
 
 function readSize(id) {
   const value = Number($(id).value);
-  if (!Number.isInteger(value) || value < 16 || value > MAX_SIDE) {
-    throw new Error(`${id} must be a whole number from 16 to ${MAX_SIDE}`);
+  const least = Math.max(16, state.model.min_side || 16);  // the coarsest noise scale needs 2 px (models.json)
+  if (!Number.isInteger(value) || value < least || value > MAX_SIDE) {
+    throw new Error(`${id} must be a whole number from ${least} to ${MAX_SIDE}`);
   }
   return value;
 }
