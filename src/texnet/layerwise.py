@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     from texnet.generators import InstanceNorm, MultiScaleGenerator
 
 # Float32 convolutions on channels_last buffers: on a 2-core AVX2 CPU, at a 1024 px style generator's shapes,
-# oneDNN's channels-first 3x3 convolutions ran 1.3-1.6x slower and its 1x1 ones 1.6-2.1x slower
-# (two runs of benchmarks/conv_layouts.py). On an AVX512-BF16 CPU, with the finest join in bf16, a trial of channels_last
+# oneDNN's channels-first 3x3 convolutions ran 1.3-1.6x slower and its 1x1 ones 1.6-2.1x slower (two runs of
+# benchmarks/conv_layouts.py). On an AVX512-BF16 CPU, with the finest join in bf16, a trial of channels_last
 # stylized more slowly (not re-measured since: no such CPU at hand), so that path stays channels-first.
 CHANNELS_LAST_FLOAT32 = True
 STRIP_PIXELS = 64 * 1024  # pixels per strip: rows = STRIP_PIXELS // width (a few MB of activations: cache-sized)
