@@ -193,9 +193,9 @@ def cached_onnx(path: Path) -> Path | None:
 class AutoTextureSampler:
     """PyTorch: it led every row of the bench's inference runs on an AVX2 CPU once joins ran on the coarse grid
     (benchmarks/results/bench.json and its history) and on an AVX512-BF16 one (inference_avx512_bf16.json).
-    Except for instance-norm textures over STATISTICS_SIDE
-    a side: PyTorch samples those in strips with a smaller sample's statistics (bounded memory), onnxruntime in
-    one pass with their own, so it takes them when they fit in memory."""
+    Except for instance-norm textures over STATISTICS_SIDE a side: PyTorch samples those in strips with a smaller
+    sample's statistics (bounded memory), onnxruntime in one pass with their own, so it takes them when they fit
+    in memory."""
 
     def __init__(self, path: Path, device: str):
         self.path = path
