@@ -234,9 +234,9 @@ class CircularPad(nn.Module):
         h = self.halo
         if not h:
             return x
-        if torch.onnx.is_in_onnx_export() or h <= min(x.shape[2], x.shape[3]):
+        if torch.onnx.is_in_onnx_export():  # traced as slices: no wrapping more than once (limits.smallest_side)
             return F.pad(x, (h,) * 4, mode="circular")
-        return _circular_padded(x, h, h, h, h)  # a coarsest scale smaller than the halo: wraps more than once
+        return _circular_padded(x, h, h, h, h)
 
 
 class Bf16Block(nn.Module):
@@ -613,8 +613,7 @@ class MultiScaleGenerator(nn.Module):
         The inference form (fold_batchnorm) pads only the columns, circularly: the rows are there."""
         r = self._halo()
         if _pads_once(block):
-            return _unpadded(block, F.pad(x, (r, r, 0, 0), mode="circular") if r <= x.shape[3]
-                             else _circular_padded(x, 0, 0, r, r))
+            return _unpadded(block, _circular_padded(x, 0, 0, r, r))
         return block(x)[:, :, r:x.shape[2] - r]
 
     @torch.no_grad()
