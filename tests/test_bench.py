@@ -111,6 +111,11 @@ def test_inference_report_scales_the_small_texture_by_the_peer():
     assert "peer stylizes 1024x1024 in 500 ms, timed in turn" in text and "takes 2x as long" in text
     assert f"{30 / 500 * PEER_QUIET_MS:g} ms on a machine where the peer takes {PEER_QUIET_MS} ms" in text
     assert "peer" not in "\n".join(markdown_inference({"data": {"rows": rows, "descriptor_gflops": 150.0}}))
+    rows[0]["peer_ms"] = 600.0  # the peer timed in the texture's own rounds too: that time is the yardstick
+    text = "\n".join(markdown_inference({"data": {"rows": rows, "descriptor_gflops": 150.0,
+                                                  "peer": {"name": "peer", "size": 1024, "ms": 500.0}}}))
+    assert f"(30 ms against 600 ms, timed in the same rounds): {30 / 600 * PEER_QUIET_MS:g} ms" in text
+    assert "takes 2x as long" in text  # the style ratio keeps the style row's peer time
     assert "(warm)" not in text  # results timed before warm calls say nothing of them
     assert "(warm)" in "\n".join(markdown_inference({"data": {"rows": rows, "descriptor_gflops": 150.0,
                                                                "timing": "warm"}}))
