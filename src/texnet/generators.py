@@ -330,16 +330,22 @@ def _fused_conv_available() -> bool:
     return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
 
 
+# Inputs of fewer pixels than this (a sample's scales of 32 px and below) convolve with F.conv2d and a separate
+# activation: there oneDNN's fused call costs more to set up than it saves. benchmarks/small_scales.py, two runs on
+# a 2-core AVX2 CPU: 64 px samples took 0.78-0.80x the all-fused time, 128 px 0.91-0.94x, 256 px 1.00-1.02x.
+FUSED_MIN_PIXELS = 48 * 48
 FUSED_ACTIVATIONS = {nn.LeakyReLU: "leaky_relu", nn.ReLU: "relu"}
 
 
 def _run_layers(layers: Sequence[nn.Module], x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
-    """Layers of an inference-form block (or to_rgb), at inference: in float32 on CPU, each convolution and the
-    activation after it (past the Identity a folded norm left) run as one oneDNN call, which applies the
+    """Layers of an inference-form block (or to_rgb), at inference: in float32 on CPU, on inputs of at least
+    FUSED_MIN_PIXELS, each convolution and the activation after it (past the Identity a folded norm left) run as
+    one oneDNN call, which applies the
     activation while the output is in cache; a 1x1 convolution to one channel (grey models) runs as a
     matrix-vector product, where oneDNN is slow. The same arithmetic as the layers one by one, up to rounding.
     inplace: x is the caller's to overwrite (an activation before any convolution then runs in place)."""
-    fuse = x.device.type == "cpu" and x.dtype == torch.float32 and _fused_conv_available()
+    fuse = x.device.type == "cpu" and x.dtype == torch.float32 and _fused_conv_available() \
+        and x.shape[-2] * x.shape[-1] >= FUSED_MIN_PIXELS
     layers, i = list(layers), 0
     while i < len(layers):
         m = layers[i]
@@ -384,7 +390,7 @@ def _run_join(join: nn.Module, up: torch.Tensor, fine: torch.Tensor, halo: int, 
     When up is the coarse grid itself (half fine's size each way), the first convolution runs its upsampled
     part there (texnet.upconv); its input is then never upsampled at all."""
     h, w = fine.shape[-2:]
-    if not isinstance(join, Bf16Block) and (2 * up.shape[2], 2 * up.shape[3]) == (h, w) \
+    if not isinstance(join, Bf16Block) and (2 * up.shape[2], 2 * up.shape[3]) == (h, w) and h * w >= FUSED_MIN_PIXELS \
             and upconv.available(join[1], up.shape[1], fine.dtype, fine.device):
         return _run_layers(join[2:], _upconv_first(join[1], up, fine, halo, pad_rows), inplace=True)
     dtype = torch.bfloat16 if isinstance(join, Bf16Block) else fine.dtype
