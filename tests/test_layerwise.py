@@ -8,6 +8,12 @@ from texnet.generators import (BF16_CHECK_TOLERANCE, GeneratorConfig, MultiScale
                                use_statistics)
 
 
+@pytest.fixture(autouse=True)
+def every_scale_layer_by_layer(monkeypatch):
+    """These tests' images are small: without this, all their scales would run module by module."""
+    monkeypatch.setattr(layerwise, "MODULE_MAX_PIXELS", 0)
+
+
 def _generator(**cfg) -> MultiScaleGenerator:
     """An instance-norm generator with norms that do something (not the identity of a fresh one)."""
     g = MultiScaleGenerator(GeneratorConfig(norm="instance", **cfg), seed=1).eval()
@@ -32,8 +38,10 @@ CASES = [dict(scales=4), dict(scales=4, content_channels=3, padding="replicate")
 @pytest.mark.parametrize("cfg", CASES, ids=lambda c: c.get("padding", "circular"))
 @pytest.mark.parametrize("size", [(37, 53), (64, 64)])
 @pytest.mark.parametrize("channels_last", [True, False], ids=["channels_last", "channels_first"])
-def test_equals_forward_in_many_strips(cfg, size, channels_last, monkeypatch):
+@pytest.mark.parametrize("module_max", [0, 600], ids=["all_layerwise", "small_scales_by_module"])
+def test_equals_forward_in_many_strips(cfg, size, channels_last, module_max, monkeypatch):
     monkeypatch.setattr(layerwise, "STRIP_PIXELS", 7 * 53)  # strips of a few rows, ragged at the end
+    monkeypatch.setattr(layerwise, "MODULE_MAX_PIXELS", module_max)  # 600: the two coarsest joins by module
     monkeypatch.setattr(layerwise, "CHANNELS_LAST_FLOAT32", channels_last)
     g = _generator(**cfg)
     noise, content = _inputs(g, 2, *size)

@@ -332,7 +332,7 @@ def _fused_conv_available() -> bool:
 
 # Inputs of fewer pixels than this (a sample's scales of 32 px and below) convolve with F.conv2d and a separate
 # activation: there oneDNN's fused call costs more to set up than it saves. benchmarks/small_scales.py, two runs on
-# a 2-core AVX2 CPU: 64 px samples took 0.78-0.80x the all-fused time, 128 px 0.91-0.94x, 256 px 1.00-1.02x.
+# a 2-core AVX2 CPU: 64 px samples took 0.80-0.81x the all-fused time, 128 px 0.93-0.96x, 256 px 0.97-0.99x.
 FUSED_MIN_PIXELS = 48 * 48
 FUSED_ACTIVATIONS = {nn.LeakyReLU: "leaky_relu", nn.ReLU: "relu"}
 
@@ -509,14 +509,18 @@ class MultiScaleGenerator(nn.Module):
         return [torch.cat([z, c], dim=1) for z, c in zip(noise, content_pyramid(content, len(noise)))]
 
     def forward(self, noise: Sequence[torch.Tensor], content: torch.Tensor | None = None) -> torch.Tensor:
-        inputs = self._inputs(noise, content)
+        return self._pixels(self.joined(self._inputs(noise, content)))
+
+    def joined(self, inputs: Sequence[torch.Tensor], joins: int | None = None) -> torch.Tensor:
+        """The coarsest branch and then the first `joins` joins (all by default), module by module: the last
+        join's output, before the 1x1 convolution to pixels."""
         k = self.cfg.scales
         x = self.branches[k - 1](inputs[k - 1])
-        for j, s in enumerate(range(k - 2, -1, -1)):
+        for j, s in enumerate(range(k - 2, -1, -1)[:joins]):
             fine = self.branch_norms[j](self.branches[s](inputs[s]))
             up = self.up_norms[j](F.interpolate(x, size=fine.shape[-2:], mode="nearest"))
             x = self.joins[j](torch.cat([up, fine], dim=1))
-        return self._pixels(x)
+        return x
 
     @torch.inference_mode()
     def infer(self, noise: Sequence[torch.Tensor], content: torch.Tensor | None = None) -> torch.Tensor:

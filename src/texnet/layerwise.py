@@ -35,6 +35,11 @@ if TYPE_CHECKING:
 # benchmarks/conv_layouts.py). On an AVX512-BF16 CPU, with the finest join in bf16, a trial of channels_last
 # stylized more slowly (not re-measured since: no such CPU at hand), so that path stays channels-first.
 CHANNELS_LAST_FLOAT32 = True
+# Scales of at most this many pixels run module by module (MultiScaleGenerator.joined), as forward() runs them:
+# at that size the layer-by-layer passes cost more in calls than they save in memory traffic. The zoo's brick,
+# benchmarks/small_scales.py (two runs, 2-core AVX2 CPU): 128 px samples 0.86-0.90x the all-layerwise time, 256 px
+# 0.96-0.99x, 512 px 0.98x.
+MODULE_MAX_PIXELS = 64 * 64
 STRIP_PIXELS = 64 * 1024  # pixels per strip: rows = STRIP_PIXELS // width (a few MB of activations: cache-sized)
 
 Step = tuple[torch.Tensor, torch.Tensor, str | None]  # per-channel scale (N, C, 1, 1), shift, then an activation
@@ -356,8 +361,10 @@ def forward(generator: "MultiScaleGenerator", noise: Sequence[torch.Tensor],
     inputs = generator._inputs(noise, content)
     n, k = inputs[0].shape[0], generator.cfg.scales
     fmt = torch.channels_last if CHANNELS_LAST_FLOAT32 and not bf16_finest else torch.contiguous_format
-    x = run_block(generator.branches[k - 1], Stored(inputs[k - 1]), n, memory_format=fmt)
-    for j, s in enumerate(range(k - 2, -1, -1)):
+    # the small scales module by module: their memory traffic is small, and per call they cost less
+    small = sum(z.shape[2] * z.shape[3] <= MODULE_MAX_PIXELS for z in inputs[:k - 1])
+    x = Stored(generator.joined(inputs, small).contiguous(memory_format=fmt))
+    for j, s in list(enumerate(range(k - 2, -1, -1)))[small:]:
         fine = normed(generator.branch_norms[j], run_block(generator.branches[s], Stored(inputs[s]), n,
                                                            memory_format=fmt), n, fmt)
         up = normed(generator.up_norms[j], Upsampled(x, fine.height, fine.width), n, fmt)
