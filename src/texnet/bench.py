@@ -649,9 +649,10 @@ def bench_inference(cfg: BenchConfig, out: Path, log: Log) -> dict[str, Any]:
             finally:
                 legacy.close()
             if "peer" in medians:
-                row["peer_ms"] = 1000 * medians.pop("peer")
                 if kind == "style":
-                    peer_ms = row.pop("peer_ms")
+                    peer_ms = 1000 * medians.pop("peer")
+                else:
+                    row["peer_ms"] = 1000 * medians.pop("peer")
             for name, seconds in medians.items():
                 row[f"{name}_ms"] = 1000 * seconds
                 row[f"{name}_gflops"] = row["gflop"] / seconds

@@ -340,9 +340,9 @@ FUSED_ACTIVATIONS = {nn.LeakyReLU: "leaky_relu", nn.ReLU: "relu"}
 def _run_layers(layers: Sequence[nn.Module], x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
     """Layers of an inference-form block (or to_rgb), at inference: in float32 on CPU, on inputs of at least
     FUSED_MIN_PIXELS, each convolution and the activation after it (past the Identity a folded norm left) run as
-    one oneDNN call, which applies the
-    activation while the output is in cache; a 1x1 convolution to one channel (grey models) runs as a
-    matrix-vector product, where oneDNN is slow. The same arithmetic as the layers one by one, up to rounding.
+    one oneDNN call, which applies the activation while the output is in cache; a 1x1 convolution to one channel
+    (grey models) runs as a matrix-vector product, where oneDNN is slow. The same arithmetic as the layers one by
+    one, up to rounding.
     inplace: x is the caller's to overwrite (an activation before any convolution then runs in place)."""
     fuse = x.device.type == "cpu" and x.dtype == torch.float32 and _fused_conv_available() \
         and x.shape[-2] * x.shape[-1] >= FUSED_MIN_PIXELS

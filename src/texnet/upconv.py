@@ -117,7 +117,7 @@ def conv(conv: nn.Conv2d, coarse: torch.Tensor, fine: torch.Tensor, r0: int, c0:
     if coarse.shape[2] < hi_r - lo_r or coarse.shape[3] < hi_c - lo_c:
         raise ValueError(f"coarse input {tuple(coarse.shape[2:])} is smaller than its span "
                          f"{(hi_r - lo_r, hi_c - lo_c)}")
-    coarse = coarse[:, :, :hi_r - lo_r, :hi_c - lo_c].contiguous(memory_format=torch.channels_last)
+    coarse = coarse.contiguous(memory_format=torch.channels_last)
     fine = fine.contiguous(memory_format=torch.channels_last)
     phases = torch.ops.mkldnn._convolution_pointwise(coarse, w_up, None, [0, 0], [1, 1], [1, 1], 1, "none", [], "")
     out = torch.empty(n, out_ch, rows, cols, memory_format=torch.channels_last)
