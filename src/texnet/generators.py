@@ -694,7 +694,8 @@ class MultiScaleGenerator(nn.Module):
         if self.to_rgb.weight.is_contiguous(memory_format=torch.channels_last) and self.to_rgb.weight.shape[1] > 1:
             noise = [z.contiguous(memory_format=torch.channels_last) for z in noise]
         was_training = self.training
-        self.eval()
+        if was_training:  # eval() walks every module: not free next to a small sample
+            self.eval()
         rows = max(16, min(STRIP_ROWS, max_pixels_at_once // (2 * width)))
         try:
             if height * width > max_pixels_at_once and content is None:
@@ -710,5 +711,6 @@ class MultiScaleGenerator(nn.Module):
             else:
                 out = self.infer(noise, content)
         finally:
-            self.train(was_training)
+            if was_training:
+                self.train()
         return out.clamp(0, 1)
