@@ -26,6 +26,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from texnet import upconv
+from texnet.limits import block_halo
 from texnet.noise import noise_pyramid, scale_sizes
 
 
@@ -560,7 +561,7 @@ class MultiScaleGenerator(nn.Module):
 
     def _halo(self) -> int:
         """Rows of context one conv block needs on each side."""
-        return sum(k // 2 for k in self.cfg.kernels)
+        return block_halo(self.cfg.kernels)
 
     @torch.inference_mode()
     def forward_strips(self, noise: Sequence[torch.Tensor], rows_per_strip: int = 256) -> torch.Tensor:
