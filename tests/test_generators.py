@@ -28,6 +28,15 @@ def test_same_seed_same_sample_other_seed_other_sample():
     assert not torch.allclose(a, c)
 
 
+def test_sample_runs_in_eval_mode_and_leaves_the_mode_as_it_was():
+    g = _trained_like(MultiScaleGenerator(seed=1))
+    evaluated = g.sample(24, 24, seed=5)
+    assert not g.training
+    g.train()
+    assert torch.equal(g.sample(24, 24, seed=5), evaluated)  # running statistics, not the batch's
+    assert g.training and all(m.training for m in g.modules())
+
+
 def _trained_like(g):
     """Give batch norm non-trivial running statistics, as after training."""
     g.train()
