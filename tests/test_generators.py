@@ -129,8 +129,8 @@ def test_inference_layers_fused_or_not_give_the_same_images(monkeypatch, graysca
     with torch.no_grad():
         reference = g(noise)
     folded = g.fold_batchnorm()
-    assert generators._fused_conv_available()  # this build has oneDNN's op: the fused path runs below
-    for fused in (True, False):
+    paths = (True, False) if generators._fused_conv_available() else (False,)  # the fused op: oneDNN builds only
+    for fused in paths:
         monkeypatch.setattr(generators, "_fused_conv_available", lambda fused=fused: fused)
         for out in (folded.infer(noise), folded.forward_strips(noise, rows_per_strip=16)):
             assert (out - reference).abs().max() < 1e-4
@@ -284,14 +284,16 @@ def test_bf16_finest_join_stays_within_two_levels_or_is_not_used(monkeypatch):
     brick = resolve("brick", "texnet")
     fp32, _ = load_model(brick, inference=True, bf16=False, running_stats=True)
     fast, _ = load_model(brick, inference=True, bf16=True, running_stats=True)
-    assert fp32.cfg.norm == "batch"
-    assert not fp32.runs_bf16() and fast.runs_bf16()  # it passes the check
+    assert fp32.cfg.norm == "batch" and not fp32.runs_bf16()
     a, b = fp32.sample(200, 136, seed=7), fast.sample(200, 136, seed=7)
-    assert not torch.equal(a, b)  # bf16 really ran
-    assert (a - b).abs().max() <= 2 / 255
-    # strips (large samples) go through the same bf16 join
-    assert (fp32.sample(64, 96, seed=1, max_pixels_at_once=900) - fast.sample(64, 96, seed=1, max_pixels_at_once=900)
-            ).abs().max() <= 2 / 255
+    if fast.runs_bf16():  # the check passed (it does on every CPU tried; its outcome rests on bf16 rounding)
+        assert not torch.equal(a, b)  # bf16 really ran
+        assert (a - b).abs().max() <= 2 / 255
+        # strips (large samples) go through the same bf16 join
+        assert (fp32.sample(64, 96, seed=1, max_pixels_at_once=900)
+                - fast.sample(64, 96, seed=1, max_pixels_at_once=900)).abs().max() <= 2 / 255
+    else:
+        assert torch.equal(a, b)
     # a model the check refuses stays in float32
     monkeypatch.setattr(generators, "BF16_CHECK_TOLERANCE", 0.0)
     strict, _ = load_model(brick, inference=True, bf16=True, running_stats=True)

@@ -35,7 +35,9 @@ def style_model(tmp_path_factory, content_dir):
     folder = tmp_path_factory.mktemp("style")
     style = folder / "style.png"
     save_image(load_image("ihc")[:, :64, :64], style)
-    cfg = TrainConfig(size=32, batch_size=2, iterations=60, lr=0.1, preview_every=30, checkpoint_every=0)
+    # A low learning rate and enough steps: the loss then falls to about half on every kernel family tried
+    # (AVX-512 with and without bf16, AVX2, AVX, SSE4.1, ATen's default); at lr 0.1 it fell to 0.5-0.87.
+    cfg = TrainConfig(size=32, batch_size=2, iterations=150, lr=0.02, preview_every=75, checkpoint_every=0)
     messages = []
     path, history = train_style(str(style), folder / "s.texnet", str(content_dir), cfg,
                                 StyleConfig(generator=GeneratorConfig(scales=4, content_channels=3, norm="instance",
@@ -52,7 +54,7 @@ def test_style_training_lowers_the_loss_and_reports_bad_files(style_model):
     assert sum("skipped 1 unreadable" in m and "broken.png" in m for m in messages) == 1
     generator, meta = load_style_model(path)
     assert meta["kind"] == "style" and sorted(meta["content_pool"]["images"]) == ["coffee.jpg", "rocket.webp"]
-    assert (path.parent / "s.texnet.previews" / "iter_000060.png").exists()
+    assert (path.parent / "s.texnet.previews" / "iter_000150.png").exists()
 
 
 def test_content_pool_crops_and_empty_pool(tmp_path, content_dir):
@@ -108,11 +110,18 @@ def _color_distance(a, b):
     return float((qa - qb).abs().mean())
 
 
-def _layout(x):
-    """Grey levels at 1/4 scale, zero mean, unit norm: where the dark and bright regions are."""
-    g = torch.nn.functional.avg_pool2d(x.mean(0, keepdim=True)[None], 4)[0, 0]
-    g = g - g.mean()
-    return g / g.norm()
+def _layout_fit(out, photo):
+    """How much of the photo's grey layout (at 1/8 scale) a quadratic colour map of `out` explains (R^2).
+
+    A style recolours the photo: dark and bright regions may trade places or meet in one hue, so a plain
+    grey-level correlation scored the same kind of output anywhere from 0.04 to 0.96 across CPUs. Any
+    smooth recolouring keeps this high; another photo's layout does not fit."""
+    pooled = torch.nn.functional.avg_pool2d(out[None], 8)[0].reshape(3, -1).T.double()
+    square = torch.stack([pooled[:, i] * pooled[:, j] for i in range(3) for j in range(i, 3)], dim=1)
+    design = torch.cat([pooled, square, torch.ones(len(pooled), 1, dtype=torch.float64)], dim=1)
+    grey = torch.nn.functional.avg_pool2d(photo.mean(0, keepdim=True)[None], 8).reshape(-1, 1).double()
+    fit = design @ torch.linalg.lstsq(design, grey).solution
+    return float(1 - ((fit - grey) ** 2).sum() / ((grey - grey.mean()) ** 2).sum())
 
 
 def test_stylized_photo_takes_the_style_colours_and_keeps_the_layout(style_model):
@@ -123,9 +132,10 @@ def test_stylized_photo_takes_the_style_colours_and_keeps_the_layout(style_model
     out = stylize_tensor(generator, photo, StylizeOptions())
     assert (out - photo).abs().mean() > 0.05  # it did something
     assert _color_distance(out, style) < 0.7 * _color_distance(photo, style)  # towards the painting's colours
-    own, foreign = abs(float((_layout(out) * _layout(photo)).sum())), abs(float((_layout(out) * _layout(other)).sum()))
-    # the photo's dark and bright regions are where they were (a style may invert the tones)
-    assert own > 0.5 and own > foreign + 0.3
+    # the photo's dark and bright regions are where they were, whatever colours the style gave them
+    # (across kernel families: own 0.55-0.94, another photo's 0.03-0.23)
+    own, foreign = _layout_fit(out, photo), _layout_fit(out, other)
+    assert own > 0.4 and own > foreign + 0.25, (own, foreign)
 
 
 def test_noise_scale_moves_the_result_further_the_larger_it_is(style_model):

@@ -7,6 +7,9 @@ from torch import nn
 
 from texnet import upconv
 
+pytestmark = pytest.mark.skipif(not upconv._fused_ops_available(),
+                                reason="this PyTorch build lacks oneDNN's fused convolution ops (upconv's only path)")
+
 
 def _window(x: torch.Tensor, r: torch.Tensor, c: torch.Tensor, mode: str) -> torch.Tensor:
     """Rows r and columns c of x (any integers), outside x as a convolution pads in `mode`."""

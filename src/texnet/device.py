@@ -28,5 +28,13 @@ def resolve_device(spec: str | None) -> torch.device:
 
 
 def cpu_has_bf16() -> bool:
-    """True on CPUs with native bfloat16 dot products (AVX512-BF16), where bf16 convolutions run about 2x faster."""
+    """True on CPUs with native bfloat16 dot products (AVX512-BF16) that oneDNN may use: there bf16 convolutions
+    run faster than float32; elsewhere they are emulated, and slower.
+
+    ONEDNN_MAX_CPU_ISA (or DNNL_MAX_CPU_ISA) set below AVX512_CORE_BF16 caps what oneDNN uses, so it counts too."""
+    import os
+
+    cap = (os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or "ALL").upper()
+    if not any(tag in cap for tag in ("ALL", "BF16", "AMX", "AVX10")):
+        return False
     return bool(getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)())
