@@ -744,7 +744,7 @@ def _instance_norm_0_1(norm: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def _legacy_forward(generator: Any, noise: list[torch.Tensor], photo: torch.Tensor | None) -> Any:
     """texnet 0.1.0's one pass: the unfolded model, its instance norm, no_grad."""
-    from texnet.generators import InstanceNorm
+    from texnet.layers import InstanceNorm
 
     norms = [m for m in generator.modules() if isinstance(m, InstanceNorm)]
     for m in norms:
@@ -758,7 +758,7 @@ def _legacy_forward(generator: Any, noise: list[torch.Tensor], photo: torch.Tens
 
 def _legacy_stylize(generator: Any, photo: torch.Tensor) -> Any:
     """texnet 0.1.0's one-pass stylization: torch noise, then _legacy_forward."""
-    noise = generator.make_noise(1, photo.shape[2], photo.shape[3], torch.Generator().manual_seed(0), photo.device)
+    noise = generator.make_noise(1, photo.shape[3], photo.shape[2], torch.Generator().manual_seed(0), photo.device)
     return _legacy_forward(generator, noise, photo)
 
 

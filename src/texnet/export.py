@@ -1,9 +1,7 @@
 """Inference forms of a generator: batch norm folded into the convolutions, and ONNX export.
 
-`fold_batchnorm` gives the same function with fewer layers: each eval-mode batch norm
-is a per-channel affine map, which folds into the convolution before it (conv blocks)
-or after it (the norms in front of each join, whose padding repeats values and so
-commutes with a per-channel map).
+The graph is the inference form's forward() (texnet.inference: batch norm folded into
+the convolutions, one circular pad per block), so it has fewer layers than the model.
 
 `export_onnx` writes a graph that the torch-free runtime (texnet.runtime) and the web
 page run. Its inputs are the noise tensors, one per scale, which the caller makes with
@@ -31,19 +29,12 @@ from torch import nn
 from texnet import __version__
 from texnet.errors import TexnetError
 from texnet.files import atomic_path
-from texnet.generators import InstanceNorm, MultiScaleGenerator
+from texnet.generators import MultiScaleGenerator
+from texnet.inference import prepare
+from texnet.inference.statistics import instance_norms
 
 OPSET = 17
 SIZE_RULE = "noise z_s is (batch, noise_channels, ceil(H / 2^s), ceil(W / 2^s)), s = 0 (finest) .. scales - 1"
-
-
-def fold_batchnorm(generator: MultiScaleGenerator) -> MultiScaleGenerator:
-    """See MultiScaleGenerator.fold_batchnorm."""
-    return generator.fold_batchnorm()
-
-
-def instance_norms(generator: MultiScaleGenerator) -> list[InstanceNorm]:
-    return [m for m in generator.modules() if isinstance(m, InstanceNorm)]
 
 
 def stats_size(generator: MultiScaleGenerator) -> int:
@@ -145,12 +136,12 @@ def export_onnx(generator: MultiScaleGenerator, meta: dict[str, Any], output: st
     """Write `generator` as an ONNX graph (batch norm folded) with its metadata; see the module docstring."""
     import onnx
 
-    g = fold_batchnorm(generator).cpu().float()
+    g = prepare(generator).cpu().float()
     k, nc = g.cfg.scales, g.cfg.noise_channels
     noise_names = [f"z{s}" for s in range(k)]
     kind = meta.get("kind", "texture")
     h, w = 2 ** (k - 1) * 3 + 5, 2 ** (k - 1) * 2 + 3  # an odd example size: nothing specialises on it
-    noise = g.seeded_noise(0, 1, h, w)
+    noise = g.seeded_noise(0, 1, w, h)
     dynamic = {name: {0: "batch", 2: f"height_{s}", 3: f"width_{s}"} for s, name in enumerate(noise_names)}
     dynamic["image"] = {0: "batch", 2: "height", 3: "width"}
     if kind == "texture":
@@ -191,4 +182,4 @@ def export_onnx(generator: MultiScaleGenerator, meta: dict[str, Any], output: st
     return Path(output)
 
 
-__all__ = ["fold_batchnorm", "export_onnx", "TextureGraph", "StyleGraph", "stats_size", "OPSET"]
+__all__ = ["export_onnx", "TextureGraph", "StyleGraph", "stats_size", "OPSET"]

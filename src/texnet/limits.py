@@ -76,7 +76,7 @@ def smallest_side(scales: int, kernels: Sequence[int] = (3, 3, 1)) -> int:
     """The smallest side a texture model's ONNX graph samples at: its graph pads each block circularly by the
     block's halo at once, which cannot wrap a scale more than once, so the coarsest noise scale (the side over
     2^(K-1), rounded up) needs that many pixels, and 2 as in training (generators.check_scales). PyTorch samples
-    any size (texnet.generators.CircularPad wraps as often as needed)."""
+    any size (texnet.layers.CircularPad wraps as often as needed)."""
     need = max(2, block_halo(kernels))
     return 2 ** (scales - 1) * (need - 1) + 1
 

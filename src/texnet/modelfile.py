@@ -71,12 +71,12 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu",
     """A generator in eval mode, and its metadata; `inference` folds batch norm into the convolutions
     (the same function, fewer layers; such a generator is for sampling, not for saving or training).
 
-    bf16 (inference only; None: on CPUs with AVX512-BF16) runs a texture generator's finest join in
-    bfloat16 where test samples (4 seeds, 128 px) show it within 1/255 of float32 (MultiScaleGenerator.use_bf16_finest).
+    bf16 (inference only; None: on CPUs with AVX512-BF16) runs a generator's finest join in bfloat16 where
+    test samples show it within 1/255 of float32 (texnet.inference.InferenceGenerator.use_bf16_finest).
 
     A batch-norm generator trained with batch 1 comes back with instance norms: the function it
     was trained as (texnet.generators.trained_per_sample); running_stats keeps its batch norms'
-    running averages instead (for measurements: benchmarks/norm_inference.py)."""
+    running averages instead (for measurements)."""
     tensors, meta = _read(path, FORMAT, "texnet model")
     try:
         generator = MultiScaleGenerator(GeneratorConfig.from_dict(meta["generator"]))
@@ -88,7 +88,9 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu",
     if inference:
         if bf16 is None:
             bf16 = torch.device(device).type == "cpu" and cpu_has_bf16()
-        generator = generator.fold_batchnorm(finest_bf16=bf16)
+        from texnet.inference import prepare
+
+        generator = prepare(generator, bf16=bf16)
     return generator.to(device).eval(), meta
 
 

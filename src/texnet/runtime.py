@@ -133,7 +133,7 @@ class TorchTextureSampler:
         from texnet.limits import check_sample
 
         check_sample(width, height, str(next(self.generator.parameters()).device))
-        return self.generator.sample(height, width, 1, seed=seed, noise_scale=noise_scale)[0].float().cpu().numpy()
+        return self.generator.sample(width, height, 1, seed=seed, noise_scale=noise_scale)[0].float().cpu().numpy()
 
 
 def _torch_available() -> bool:
@@ -203,7 +203,7 @@ class AutoTextureSampler:
         self._onnx: OnnxModel | None = None
 
     def sample(self, width: int, height: int, seed: int, noise_scale: float = 1.0) -> np.ndarray:
-        from texnet.generators import STATISTICS_SIDE
+        from texnet.inference.generator import STATISTICS_SIDE
         from texnet.limits import fits_onnx
 
         g = self.torch.generator

@@ -152,7 +152,7 @@ class StyleObjective:
     def preview(self, generator: MultiScaleGenerator) -> torch.Tensor:
         """The held-out photo, stylized with fixed noise, beside the original."""
         content = self.pool.preview[None].to(self.device)
-        out = generator.sample(content.shape[2], content.shape[3], content=content, seed=1234)
+        out = generator.sample(content.shape[3], content.shape[2], content=content, seed=1234)
         return torch.cat([content[0], out[0]], dim=2)
 
 

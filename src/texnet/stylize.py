@@ -61,10 +61,12 @@ class Backend(Protocol):
 
 
 class TorchBackend:
-    """A PyTorch style generator as a backend (eval mode, inference mode)."""
+    """A PyTorch style generator as a backend, in its inference form (texnet.inference)."""
 
     def __init__(self, generator: "MultiScaleGenerator"):
-        self.generator = generator.eval()
+        from texnet.inference import InferenceGenerator, prepare
+
+        self.generator = generator if isinstance(generator, InferenceGenerator) else prepare(generator)
         self.scales, self.noise_channels = generator.cfg.scales, generator.cfg.noise_channels
         self.device = next(generator.parameters()).device
 
@@ -77,7 +79,7 @@ class TorchBackend:
     def run(self, content: np.ndarray, noise: list[np.ndarray], stats: Any = None) -> np.ndarray:
         import torch
 
-        from texnet.generators import use_statistics
+        from texnet.inference import use_statistics
 
         zs, x = self._tensors(content, noise)
         with torch.inference_mode(), use_statistics(self.generator, stats):
@@ -86,11 +88,9 @@ class TorchBackend:
     def statistics(self, content: np.ndarray, noise: list[np.ndarray]) -> Any:
         import torch
 
-        from texnet.generators import record_statistics
-
         zs, x = self._tensors(content, noise)
         with torch.inference_mode():
-            return record_statistics(self.generator, zs, x)
+            return self.generator.record_statistics(zs, x)
 
 
 # ---------------------------------------------------------------------------- colour

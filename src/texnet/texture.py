@@ -191,11 +191,18 @@ def samples(model: str | Path | MultiScaleGenerator, width: int, height: int, n:
             seed: int | None = 0, device: str = "auto") -> Iterator[torch.Tensor]:
     """Yield n textures (1, 3, H, W) in [0, 1]; sample i uses seed + i (a random seed when None)."""
     dev = resolve_device(device)
-    generator = model if isinstance(model, MultiScaleGenerator) else load_texture_model(model, dev, inference=True)[0]
+    from texnet.inference import InferenceGenerator, prepare
+
+    if isinstance(model, InferenceGenerator):
+        generator = model
+    elif isinstance(model, MultiScaleGenerator):
+        generator = prepare(model)
+    else:
+        generator = load_texture_model(model, dev, inference=True)[0]
     generator = generator.to(dev)
     base = seed if seed is not None else int(torch.seed() % 2**31)
     for i in range(n):
-        yield generator.sample(height, width, 1, seed=base + i).cpu()
+        yield generator.sample(width, height, 1, seed=base + i).cpu()
 
 
 __all__ = ["TextureConfig", "TextureObjective", "StatisticTerms", "texture_objective", "exemplar_loss",

@@ -1,11 +1,11 @@
-"""Layer-by-layer strip inference (texnet.layerwise) computes what forward() computes."""
+"""Layer-by-layer strip inference (texnet.inference.layerwise) computes what forward() computes."""
 
 import pytest
 import torch
 
-from texnet import layerwise
-from texnet.generators import (BF16_CHECK_TOLERANCE, GeneratorConfig, MultiScaleGenerator, record_statistics,
-                               use_statistics)
+from texnet.inference import layerwise, prepare
+from texnet.inference.generator import BF16_CHECK_TOLERANCE
+from texnet.generators import GeneratorConfig, MultiScaleGenerator
 
 
 @pytest.fixture(autouse=True)
@@ -28,7 +28,7 @@ def _generator(**cfg) -> MultiScaleGenerator:
 
 def _inputs(g: MultiScaleGenerator, batch: int, h: int, w: int):
     content = torch.rand(batch, 3, h, w, generator=torch.Generator().manual_seed(3)) if g.cfg.content_channels else None
-    return g.seeded_noise(0, batch, h, w), content
+    return g.seeded_noise(0, batch, w, h), content
 
 
 CASES = [dict(scales=4), dict(scales=4, content_channels=3, padding="replicate"), dict(scales=3, padding="reflect"),
@@ -47,39 +47,42 @@ def test_equals_forward_in_many_strips(cfg, size, channels_last, module_max, mon
     noise, content = _inputs(g, 2, *size)
     with torch.inference_mode():
         expected = g(noise, content)
-        got = layerwise.forward(g, noise, content)
+        got = layerwise.forward(prepare(g), noise, content)
     assert expected.std() > 0.01  # a picture, not a constant
     assert (got - expected).abs().max() < 1e-4
 
 
 @pytest.mark.parametrize("cfg", CASES[:2], ids=["texture", "style"])
 def test_frozen_and_recorded_statistics(cfg):
-    """Tiles and video frames normalise with given statistics; recording them works through infer()."""
+    """Tiles and video frames normalise with given statistics; recording them works layer by layer."""
+    from texnet.inference.statistics import recording, use_statistics
+
     g = _generator(**cfg)
-    ref_noise, ref_content = _inputs(g, 1, 48, 40)
+    fast = prepare(g)
+    ref_noise, ref_content = _inputs(g, 1, 40, 48)
     with torch.inference_mode():
-        recorded = record_statistics(g, ref_noise, ref_content)  # eval mode: layer by layer
-        for m in g.modules():
-            m.training = True
-        in_training_form = record_statistics(g, ref_noise, ref_content)  # forward()
-        g.eval()
-    for (m1, v1), (m2, v2) in zip(recorded, in_training_form):
+        recorded = fast.record_statistics(ref_noise, ref_content)  # layer by layer
+        with recording(g) as norms:
+            g(ref_noise, ref_content)  # forward()
+            in_forward = [m.frozen for m in norms]
+    assert len(recorded) == len(in_forward) == 2 * len(g.joins) + sum(len(b) // 3 for b in [*g.branches, *g.joins])
+    for (m1, v1), (m2, v2) in zip(recorded, in_forward):
         assert torch.allclose(m1, m2, atol=1e-5) and torch.allclose(v1, v2, rtol=1e-4, atol=1e-6)
-    noise, content = _inputs(g, 1, 30, 70)
-    with torch.inference_mode(), use_statistics(g, recorded):
-        assert (g.infer(noise, content) - g(noise, content)).abs().max() < 1e-4
+    noise, content = _inputs(g, 1, 70, 30)
+    with torch.inference_mode(), use_statistics(fast, recorded), use_statistics(g, recorded):
+        assert (fast.infer(noise, content) - g(noise, content)).abs().max() < 1e-4
 
 
 def test_bf16_finest_join_is_checked_and_close():
     g = _generator(scales=4)
-    fast = g.fold_batchnorm(finest_bf16=True)
+    fast = prepare(g, bf16=True)
     assert fast.runs_bf16() == fast.layerwise_bf16
-    noise, _ = _inputs(g, 1, 96, 80)
+    noise, _ = _inputs(g, 1, 80, 96)
     with torch.inference_mode():
         reference, got = g(noise), fast.infer(noise)
     limit = BF16_CHECK_TOLERANCE if fast.runs_bf16() else 1e-4
     assert (got.clamp(0, 1) - reference.clamp(0, 1)).abs().max() <= 2 * limit
-    assert not g.fold_batchnorm(finest_bf16=False).runs_bf16()
+    assert not prepare(g, bf16=False).runs_bf16()
 
 
 def test_stored_strips_hand_out_any_rows_with_their_steps():

@@ -25,10 +25,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from texnet import upconv
+from texnet.inference import upconv
+from texnet.layers import InstanceNorm, nearest_rows
 
 if TYPE_CHECKING:
-    from texnet.generators import InstanceNorm, MultiScaleGenerator
+    from texnet.inference.generator import InferenceGenerator
 
 # Float32 convolutions on channels_last buffers: on a 2-core AVX2 CPU, at a 1024 px style generator's shapes,
 # oneDNN's channels-first 3x3 convolutions ran 1.3-1.6x slower and its 1x1 ones 1.6-2.1x slower (two runs of
@@ -127,10 +128,8 @@ class Upsampled(Source):
     """Nearest upsampling of a coarser source to (height, width), as F.interpolate(mode="nearest")."""
 
     def __init__(self, source: Source, height: int, width: int):
-        from texnet.generators import _nearest_rows
-
         self.source, self.channels, self.height, self.width = source, source.channels, height, width
-        self.row_map = _nearest_rows(height, source.height)
+        self.row_map = nearest_rows(height, source.height)
 
     def write(self, index: torch.Tensor, out: torch.Tensor) -> None:
         x = self.source.rows(self.row_map[index], out.shape[0], _layout(out))
@@ -240,7 +239,7 @@ class _Sums:
         return mean.float().view(shape), var.float().view(shape)
 
 
-def _norm_step(norm: "InstanceNorm", sums: _Sums, act: str | None) -> Step:
+def _norm_step(norm: InstanceNorm, sums: _Sums, act: str | None) -> Step:
     """The instance norm as a per-channel scale and shift: own statistics, or frozen ones (tiles, videos)."""
     if norm.frozen is not None:
         mean, var = norm.frozen
@@ -327,8 +326,6 @@ def run_block(block: nn.Sequential, source: Source, batch: int, dtype: torch.dty
 
     dtype bfloat16 runs the convolutions in it; the statistics, norms and activations stay float32.
     memory_format is the convolutions' (their input buffers', and so their outputs')."""
-    from texnet.generators import InstanceNorm
-
     layers = list(block)
     out = source
     i = 0
@@ -344,7 +341,7 @@ def run_block(block: nn.Sequential, source: Source, batch: int, dtype: torch.dty
     return out
 
 
-def normed(norm: "InstanceNorm", source: Source, batch: int,
+def normed(norm: InstanceNorm, source: Source, batch: int,
            memory_format: torch.memory_format = torch.contiguous_format) -> Source:
     """A norm on its own (before a join): statistics from a read-only pass unless frozen."""
     sums = _statistics(source, batch, memory_format) if norm.frozen is None else _Sums()
@@ -352,13 +349,13 @@ def normed(norm: "InstanceNorm", source: Source, batch: int,
 
 
 @torch.inference_mode()
-def forward(generator: "MultiScaleGenerator", noise: Sequence[torch.Tensor],
+def forward(generator: "InferenceGenerator", noise: Sequence[torch.Tensor],
             content: torch.Tensor | None = None, bf16_finest: bool = False) -> torch.Tensor:
     """generator(noise, content) for an eval-mode instance-norm generator, layer by layer in strips.
 
     bf16_finest: the finest join's convolutions (most of the arithmetic) in bfloat16. Float32 runs
     channels_last, bf16 channels-first: each the faster there (see CHANNELS_LAST_FLOAT32)."""
-    inputs = generator._inputs(noise, content)
+    inputs = generator.inputs(noise, content)
     n, k = inputs[0].shape[0], generator.cfg.scales
     fmt = torch.channels_last if CHANNELS_LAST_FLOAT32 and not bf16_finest else torch.contiguous_format
     # the small scales module by module: their memory traffic is small, and per call they cost less
@@ -371,5 +368,5 @@ def forward(generator: "MultiScaleGenerator", noise: Sequence[torch.Tensor],
         finest = j == len(generator.joins) - 1
         x = run_block(generator.joins[j], Joined([up, fine]), n,
                       torch.bfloat16 if bf16_finest and finest else torch.float32, fmt)
-    out = [generator._pixels(x.rows(torch.arange(a, b), n, fmt), infer=True) for a, b in _strips(x.height, x.width)]
+    out = [generator.fast_pixels(x.rows(torch.arange(a, b), n, fmt)) for a, b in _strips(x.height, x.width)]
     return torch.cat(out, dim=2)

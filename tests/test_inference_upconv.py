@@ -1,11 +1,11 @@
-"""texnet.upconv: a 3x3 convolution over [coarse upsampled 2x, fine] computed on the coarse grid."""
+"""texnet.inference.upconv: a 3x3 convolution over [coarse upsampled 2x, fine] computed on the coarse grid."""
 
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from texnet import upconv
+from texnet.inference import upconv
 
 pytestmark = pytest.mark.skipif(not upconv._fused_ops_available(),
                                 reason="this PyTorch build lacks oneDNN's fused convolution ops (upconv's only path)")
