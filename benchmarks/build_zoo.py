@@ -124,7 +124,7 @@ def fp16_difference(kind: str, generator, half) -> float:
             a, b = generator.sample(256, 256, seed=3), half.sample(256, 256, seed=3)
         else:
             photo = torch.rand(1, 3, 128, 160, generator=torch.Generator().manual_seed(0))
-            a, b = generator.sample(128, 160, content=photo, seed=3), half.sample(128, 160, content=photo, seed=3)
+            a, b = generator.sample(160, 128, content=photo, seed=3), half.sample(160, 128, content=photo, seed=3)
     return float((a - b).abs().max())
 
 
@@ -168,7 +168,7 @@ def ship(name: str, kind: str, model_path: Path, source: str, licence: str, numb
 def gallery(entry: dict, dev_images: Path | None) -> Path | None:
     from texnet.images import fit_within, load_array, resize_array, save_image
     from texnet.runtime import open_style_model, open_texture_model
-    from texnet.stylize import StylizeOptions, stylize_array
+    from texnet.stylizer import StylizeOptions, stylize_array
 
     GALLERY.mkdir(parents=True, exist_ok=True)
     out = GALLERY / f"{entry['name']}.jpg"
@@ -186,10 +186,10 @@ def gallery(entry: dict, dev_images: Path | None) -> Path | None:
 
 
 def main() -> int:
-    from texnet.bench import BenchConfig, dev_images
+    from texnet.bench.harness import dev_images
 
     bench = json.loads((RESULTS / "bench.json").read_text())
-    root = dev_images(BenchConfig())
+    root = dev_images()
     ZOO.mkdir(parents=True, exist_ok=True)
     shipped, refused = [], []
     jobs = []

@@ -50,7 +50,7 @@ elif kind == "texture-onnx":
     model.sample(size, size, seed=0)
 else:
     import numpy as np
-    from texnet.stylize import StylizeOptions, stylize_array
+    from texnet.stylizer import StylizeOptions, stylize_array
     stylize_array(model, np.random.rand(3, size, size).astype(np.float32), StylizeOptions(tile=size))
 print(json.dumps({"kind": kind, "size": size, "peak_mb": mb("VmHWM:") - base}))
 """

@@ -6,7 +6,7 @@
 
 For each (arm, style) it trains a style generator with texnet's API on scikit-image's
 photos, stylizes the development photos (../shared/images/photos, not in the content
-pool) at 384 px and measures the results with texnet.bench.measure_style: distances to
+pool) at 384 px and measures the results with texnet.bench.style_quality.measure_style: distances to
 the painting (sliced Wasserstein, Gram, colour) and to the photo (relu4_2), next to
 Gatys et al.'s optimisation from the photo (L-BFGS, 200 evaluations, cached). Rows go
 to benchmarks/style/sweep.jsonl as runs finish; benchmarks/style/sweep.md is the table
@@ -87,7 +87,7 @@ def results() -> Results:
 
 
 def run_arm(arm: str, style: str, bench_cfg, log) -> dict:
-    from texnet.bench import measure_style
+    from texnet.bench.style_quality import measure_style
     from texnet.style import load_style_model, train_style
     from texnet.train import TrainConfig
 
@@ -168,10 +168,11 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(2)
     log = lambda msg: print(msg, flush=True)  # noqa: E731
     if not args.table:
-        from texnet.bench import BenchConfig, dev_images
+        from texnet.bench import BenchConfig
+        from texnet.bench.harness import dev_images
 
         bench = BenchConfig()
-        root = dev_images(bench)
+        root = dev_images(bench.dev_images)
         if root is None:
             print("no development images: set TEXNET_DEV_IMAGES to a folder with styles/ and photos/")
             return 1

@@ -1,13 +1,11 @@
-"""What the benchmark scripts share: an append-only result file, so an interrupted sweep resumes where it stopped,
-and timing in alternating rounds."""
+"""What the sweeps share: an append-only result file, so an interrupted sweep resumes where it stopped."""
 
 from __future__ import annotations
 
 import json
 import statistics
-import time
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 
 class Results:
@@ -38,23 +36,3 @@ def fmt(value: Any, digits: int = 3) -> str:
 def mean(values: Iterable[float | None]) -> str:
     values = [v for v in values if v is not None]
     return fmt(statistics.mean(values)) if values else "-"
-
-
-def alternating_ms(fns: dict[str, Callable[[int], Any]], rounds: int) -> dict[str, float]:
-    """Median milliseconds of each function, called with the round's index; every round calls each in turn, so
-    that the machine's drift (tens of percent within minutes here) does not fall on one of them."""
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for i in range(rounds):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn(i)
-            times[name].append(1000 * (time.perf_counter() - start))
-    return {name: statistics.median(t) for name, t in times.items()}
-
-
-def write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
-    """A micro-benchmark's result file: the machine (texnet.bench.machine) and its rows."""
-    from texnet.bench import machine
-
-    path.write_text(json.dumps({"machine": machine(), "rows": rows}, indent=1) + "\n")
-    print(f"wrote {path}")

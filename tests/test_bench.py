@@ -34,8 +34,7 @@ def test_quick_bench_smoke_run(tmp_path, hed_descriptor_spec):
     assert sections["style"]["data"]["stylize_ms_64"] > 0 and sections["style"]["device"] == "cpu"
     inference = sections["inference"]["data"]
     for r in inference["rows"]:
-        assert r["pytorch-0.1_ms"] > 0 and r["onnxruntime_ms"] > 0
-        assert abs(r["speedup"] - r["pytorch-0.1_ms"] / min(r["pytorch_ms"], r["onnxruntime_ms"])) < 1e-9
+        assert r["pytorch_ms"] > 0 and r["onnxruntime_ms"] > 0
         assert abs(r["pytorch_gflops"] - r["gflop"] / (r["pytorch_ms"] / 1000)) < 1e-6 * r["pytorch_gflops"]
         assert 0 <= r["pytorch_max_diff_255"] <= 2  # bf16 or not, the optimized path stays within 2/255 of fp32
     assert {r["kind"] for r in inference["rows"]} == {"texture", "texture (instance norm)", "style"}
@@ -81,54 +80,36 @@ def test_bench_refuses_unknown_presets_and_exemplars(tmp_path):
             log=lambda *a: None)
 
 
-def test_legacy_stylize_is_the_same_function_with_texnet_0_1s_instance_norm():
-    """The bench's 0.1 baseline swaps in the old instance-norm arithmetic, and only for that call."""
-    import torch
-
-    from texnet.bench import _legacy_stylize
-    from texnet.generators import GeneratorConfig, MultiScaleGenerator
-
-    torch.manual_seed(0)
-    g = MultiScaleGenerator(GeneratorConfig(scales=3, content_channels=3, norm="instance")).eval()
-    photo = torch.rand(1, 3, 24, 20)
-    noise = g.make_noise(1, 24, 20, torch.Generator().manual_seed(0), photo.device)
-    with torch.no_grad():
-        now = g(noise, photo).clamp(0, 1)
-    assert torch.allclose(_legacy_stylize(g, photo), now, atol=1e-4)
-    assert "forward" not in vars(next(m for m in g.modules() if type(m).__name__ == "InstanceNorm"))
-
-
 def test_inference_report_scales_the_small_texture_by_the_peer():
     """With the peer timed in the same run, the report gives its ratio and the 256 px texture on the peer's scale."""
-    from texnet.bench import PEER_QUIET_MS, markdown_inference
+    from texnet.bench.inference import PEER_QUIET_MS
+    from texnet.bench.inference import markdown as markdown_inference
 
-    row = {"gflop": 1.0, "pytorch-0.1_ms": 90.0, "pytorch_gflops": 1.0, "onnxruntime_gflops": 1.0,
-           "pytorch-0.1_gflops": 1.0, "speedup": 3.0}
+    row = {"gflop": 1.0, "pytorch_gflops": 1.0, "onnxruntime_gflops": 1.0, "pytorch_bf16": True,
+           "pytorch_max_diff_255": 0.8}
     rows = [{**row, "kind": "texture", "size": 256, "pytorch_ms": 30.0, "onnxruntime_ms": 40.0},
             {**row, "kind": "style", "size": 1024, "pytorch_ms": 1200.0, "onnxruntime_ms": 1000.0}]
     text = "\n".join(markdown_inference({"data": {"rows": rows, "descriptor_gflops": 150.0,
                                                   "peer": {"name": "peer", "size": 1024, "ms": 500.0}}}))
     assert "peer stylizes 1024x1024 in 500 ms, timed in turn" in text and "takes 2x as long" in text
-    assert f"{30 / 500 * PEER_QUIET_MS:g} ms on a machine where the peer takes {PEER_QUIET_MS} ms" in text
+    assert "yes (0.8/255)" in text
+    assert "256 px texture" not in text  # the peer was not timed in the texture's rounds
     assert "peer" not in "\n".join(markdown_inference({"data": {"rows": rows, "descriptor_gflops": 150.0}}))
-    rows[0]["peer_ms"] = 600.0  # the peer timed in the texture's own rounds too: that time is the yardstick
+    rows[0]["peer_ms"] = 600.0  # the peer timed in the texture's own rounds: that time is the yardstick
     text = "\n".join(markdown_inference({"data": {"rows": rows, "descriptor_gflops": 150.0,
                                                   "peer": {"name": "peer", "size": 1024, "ms": 500.0}}}))
     assert f"(30 ms against 600 ms, timed in the same rounds): {30 / 600 * PEER_QUIET_MS:g} ms" in text
     assert "takes 2x as long" in text  # the style ratio keeps the style row's peer time
-    assert "(warm)" not in text  # results timed before warm calls say nothing of them
-    assert "(warm)" in "\n".join(markdown_inference({"data": {"rows": rows, "descriptor_gflops": 150.0,
-                                                               "timing": "warm"}}))
 
 
 def test_interleaved_timing_runs_every_path_in_each_round():
     import torch
 
-    from texnet.bench import _median_seconds_interleaved
+    from texnet.bench.harness import median_ms
 
     calls: list[str] = []
     fns = {name: (lambda name=name: calls.append(name)) for name in "abc"}
-    medians = _median_seconds_interleaved(fns, 6, torch.device("cpu"), settle=0)
+    medians = median_ms(fns, 6, torch.device("cpu"), settle=0)
     assert set(medians) == set("abc") and all(v >= 0 for v in medians.values())
     assert calls[:6] == ["a", "a", "b", "b", "c", "c"]  # warm-up
     rounds = [calls[i:i + 6] for i in range(6, len(calls), 6)]

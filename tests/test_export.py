@@ -13,7 +13,7 @@ from texnet.generators import GeneratorConfig
 from texnet.modelfile import save_model
 from texnet.quality import seam_score
 from texnet.runtime import OnnxModel
-from texnet.stylize import StylizeOptions, TorchBackend, stylize_array
+from texnet.stylizer import StylizeOptions, TorchBackend, stylize_array
 
 from helpers import trained_like
 
@@ -197,7 +197,7 @@ def test_auto_sampler_takes_pytorch_except_for_large_instance_norm_textures(monk
 
 def test_auto_style_backend_is_pytorch(tmp_path, monkeypatch):
     from texnet import runtime
-    from texnet.stylize import TorchBackend
+    from texnet.stylizer import TorchBackend
 
     monkeypatch.setenv("TEXNET_CACHE", str(tmp_path))
     assert isinstance(runtime.open_style_model("starry-night", "auto", "cpu"), TorchBackend)

@@ -10,7 +10,7 @@ from texnet.errors import TexnetError
 from texnet.generators import GeneratorConfig, MultiScaleGenerator
 from texnet.images import load_image, save_image
 from texnet.style import ContentPool, StyleConfig, load_style_model, train_style
-from texnet.stylize import StylizeOptions, TorchBackend, preserve_color, rgb_to_ycbcr, stylize_paths, stylize_tensor
+from texnet.stylizer import StylizeOptions, TorchBackend, preserve_color, rgb_to_ycbcr, stylize_paths, stylize_tensor
 from texnet.train import TrainConfig
 
 
@@ -186,7 +186,7 @@ class RecordingBackend(TorchBackend):
 
 
 def test_video_frames_share_the_noise_and_a_still_video_stays_still(style_model, tmp_path, monkeypatch):
-    import texnet.stylize as stylize
+    import texnet.stylizer as stylize
 
     generator, _ = load_style_model(style_model[0])
     frame = (np.random.default_rng(1).random((30, 40, 3)) * 255).astype(np.uint8)

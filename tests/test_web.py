@@ -16,7 +16,7 @@ from PIL import Image
 from texnet.export import export_onnx
 from texnet.generators import GeneratorConfig
 from texnet.runtime import OnnxModel
-from texnet.stylize import StylizeOptions, stylize_array
+from texnet.stylizer import StylizeOptions, stylize_array
 
 from helpers import trained_like
 

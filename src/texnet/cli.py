@@ -119,7 +119,7 @@ def cmd_train_style(args: argparse.Namespace) -> None:
 def cmd_stylize(args: argparse.Namespace) -> None:
     from texnet.images import parse_size
     from texnet.runtime import open_style_model
-    from texnet.stylize import StylizeOptions, stylize_paths
+    from texnet.stylizer import StylizeOptions, stylize_paths
 
     if args.size and args.max_size:
         raise TexnetError("give --size or --max-size, not both")

@@ -226,9 +226,16 @@ def parse_size(text: str) -> tuple[int, int]:
     h = int(match.group(2)) if match.group(2) else w
     if w < 1 or h < 1:
         raise TexnetError(f"bad size '{text}': width and height must be at least 1")
-    if w * h > MAX_PIXELS:
-        raise TexnetError(f"size {w}x{h} is too large (more than {MAX_PIXELS} pixels)")
+    check_size(w, h)
     return w, h
+
+
+def check_size(width: int, height: int) -> None:
+    """One clear error for a size no image can have (the API's sizes; the CLI's come through parse_size)."""
+    if not (isinstance(width, int) and isinstance(height, int)) or width < 1 or height < 1:
+        raise TexnetError(f"bad size {width}x{height}: width and height must be whole numbers of at least 1")
+    if width * height > MAX_PIXELS:
+        raise TexnetError(f"size {width}x{height} is too large (more than {MAX_PIXELS} pixels)")
 
 
 def tile(image: "torch.Tensor | np.ndarray", rows: int = 2, cols: int = 2) -> "torch.Tensor | np.ndarray":

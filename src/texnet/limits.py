@@ -22,7 +22,7 @@ ONNX_BYTES_PER_PIXEL = {"texture": 800, "style": 1000}
 # grows with the size.
 SAMPLE_BYTES_PER_PIXEL = 16
 # Stylization keeps whole-photo float arrays (content, noise, the blended output and its weights, the colour
-# conversion): about 16 floats per pixel, counted from texnet.stylize and texnet.tiling; the tiles themselves
+# conversion): about 16 floats per pixel, counted from texnet.stylizer and texnet.tiling; the tiles themselves
 # are bounded by the tile size.
 STYLIZE_BYTES_PER_PIXEL = 64
 HEADROOM = 0.8

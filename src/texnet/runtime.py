@@ -4,7 +4,7 @@
 `texnet stylize MODEL.onnx ...` then run here, with or without PyTorch installed. Noise
 comes from texnet.noise, so a seed gives the same texture as the PyTorch path (within
 float rounding) and the web page. Stylization goes through the same pipeline as the
-PyTorch path (texnet.stylize), tiling included.
+PyTorch path (texnet.stylizer), tiling included.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ class OnnxModel:
         noise = noise_pyramid(seed, 1, height, width, self.scales, self.noise_channels, noise_scale)
         return self.session.run(["image"], dict(zip(self.inputs, noise)))[0][0]
 
-    # ------------------------------------------------------------------ stylization (texnet.stylize.Backend)
+    # ------------------------------------------------------------------ stylization (texnet.stylizer.Backend)
 
     def run(self, content: np.ndarray, noise: list[np.ndarray], stats: Any = None) -> np.ndarray:
         feeds = {"content": content.astype(np.float32), **{f"z{s}": z for s, z in enumerate(noise)}}
@@ -236,13 +236,13 @@ def open_texture_model(path: str | os.PathLike, runtime: str = "auto", device: s
 
 
 def open_style_model(path: str | os.PathLike, runtime: str = "auto", device: str = "auto"):
-    """A texnet.stylize backend for the model (a path or a zoo name), on the chosen runtime (see open_texture_model)."""
+    """A texnet.stylizer backend for the model (a path or a zoo name), on the chosen runtime (see open_texture_model)."""
     path = _resolve(path, runtime)
     if _choose(path, runtime) == "onnx":
         return OnnxModel(path).require("style")
     from texnet.device import resolve_device
     from texnet.style import load_style_model
-    from texnet.stylize import TorchBackend
+    from texnet.stylizer import TorchBackend
 
     # auto: PyTorch (layer by layer on the CPU: faster than onnxruntime in the bench's inference rows, see
     # AutoTextureSampler, and with less memory than a one-pass graph)

@@ -3,7 +3,7 @@
 Tiles are aligned to the generator's coarsest grid, cut their noise from one full-size
 noise field, and overlap; overlaps are cross-faded linearly, so no seam shows. The
 caller supplies `run(noise_tiles, content_tile)`, which returns the stylized tile: the
-same driver serves `texnet.stylize` (PyTorch) and `texnet.runtime` (onnxruntime).
+same driver serves `texnet.stylizer` (PyTorch) and `texnet.runtime` (onnxruntime).
 Only NumPy is needed here.
 """
 

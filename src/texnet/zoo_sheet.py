@@ -18,7 +18,7 @@ def write_sheet(entries: list[dict[str, Any]], output: str | Path) -> Path:
     from texnet.images import check_output_suffix, load_array, resize_array, save_image
     from texnet.quality import contact_sheet
     from texnet.runtime import open_style_model, open_texture_model
-    from texnet.stylize import StylizeOptions, stylize_array
+    from texnet.stylizer import StylizeOptions, stylize_array
 
     check_output_suffix(output)
     photo = load_array(SHEET_PHOTO)

@@ -131,7 +131,7 @@ async function loadPhoto(file) {
 }
 
 function preserveColor(out, content, plane) {
-  // luminance from the stylized image, chroma from the photo (YCbCr), as texnet/stylize.py does
+  // luminance from the stylized image, chroma from the photo (YCbCr), as texnet/stylizer.py does
   const res = new Float32Array(out.length);
   for (let i = 0; i < plane; i++) {
     const [r, g, b] = [out[i], out[plane + i], out[2 * plane + i]];

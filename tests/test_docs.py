@@ -1,4 +1,5 @@
-"""The README's numbers come from commands in the repo: its bench tables must equal the committed bench JSON."""
+"""The docs' numbers come from commands in the repo: their bench tables must equal the committed bench JSON, and
+the README's Python snippet runs."""
 
 import importlib.util
 import json
@@ -8,13 +9,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("readme_tables", ROOT / "benchmarks" / "readme_tables.py")
+    spec = importlib.util.spec_from_file_location("docs_tables", ROOT / "benchmarks" / "docs_tables.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def test_readme_bench_tables_match_the_results_file():
+def test_docs_bench_tables_match_the_results_file():
     assert _script().main(["--check"]) == 0
 
 
@@ -28,12 +29,13 @@ def test_the_check_fails_when_a_number_is_edited(tmp_path, monkeypatch):
     results = tmp_path / "bench.json"
     results.write_text(json.dumps({"sections": {"style": section}}))
     readme = tmp_path / "README.md"
-    readme.write_text("intro\n<!-- bench:style -->\nold\n<!-- /bench:style -->\nend\n")
-    monkeypatch.setattr(script, "README", readme)
+    readme.write_text("intro\n<!-- bench:style -->\nold\n<!-- /bench:style -->\n<!-- bench:speed -->\n<!-- /bench:speed -->\n")
+    monkeypatch.setattr(script, "FILES", [readme])
     monkeypatch.setattr(script, "RESULTS", results)
     assert script.main(["--check"]) == 1  # the stale block
     assert script.main([]) == 0  # regenerated from the JSON
     assert "| ihc | 10 | 20 |" in readme.read_text() and script.main(["--check"]) == 0
+    assert "Not measured in the committed results yet" in readme.read_text()  # no speed section in the JSON
     readme.write_text(readme.read_text().replace("| ihc | 10 |", "| ihc | 9 |"))  # someone edits a number
     assert script.main(["--check"]) == 1
 
@@ -50,9 +52,32 @@ def test_zoo_block_comes_from_the_zoo_index(tmp_path, monkeypatch):
         "refused": ["gravel: sliced Wasserstein distance 2.07x the optimisation's (gate 1.5x)"]}))
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- zoo -->\n<!-- /zoo -->\nend\n")
-    for name, value in (("README", readme), ("RESULTS", results), ("ZOO_INDEX", index)):
+    for name, value in (("FILES", [readme]), ("RESULTS", results), ("ZOO_INDEX", index)):
         monkeypatch.setattr(script, name, value)
     assert script.main(["--check"]) == 1 and script.main([]) == 0
     text = readme.read_text()
     assert "![starry-night](benchmarks/zoo/starry-night.jpg)" in text and "1.49x" in text and "gravel: sliced" in text
     assert script.main(["--check"]) == 0
+
+
+def test_the_readme_python_snippet_runs(tmp_path, monkeypatch):
+    """The README's API section, run as written in a folder holding a photo.jpg; only the training is shortened
+    (a few iterations at 32 px instead of the preset's), so that the suite stays fast."""
+    import re
+
+    import texnet
+    from texnet.images import load_image, save_image
+
+    code = re.search(r"```python\n(import texnet\n.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    save_image(load_image("brick")[:, :96, :96], tmp_path / "photo.jpg")
+    real = texnet.train_texture
+    monkeypatch.setattr(texnet, "train_texture", lambda *a, **k: real(
+        *a, **k, iterations=3, size=32, preview_every=0, progress=False, log=lambda *_: None))
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    assert isinstance(scope["model"], texnet.Model) and scope["model"].kind == "texture"
+    assert (tmp_path / "out" / "photo.texnet").exists()
+    assert tuple(scope["images"].shape) == (4, 3, 512, 1024)
+    assert 0 <= float(scope["images"].min()) and float(scope["images"].max()) <= 1
+    assert (tmp_path / "out" / "p.png").exists()

@@ -1,0 +1,131 @@
+"""Section `quality`: each preset's samples against the exemplar, next to real crops (the floor) and the
+optimisation result (the reference), with a contact sheet per exemplar and one grid."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from texnet.bench.cache import Log, cached_image, texture_model, texture_record
+from texnet.bench.config import BenchConfig
+from texnet.bench.report import fmt
+from texnet.device import resolve_device
+from texnet.files import atomic_path
+
+TITLE = "Texture quality"
+
+
+def measure_one(name: str, cfg: BenchConfig, out: Path, log: Log) -> dict[str, Any]:
+    """Samples of each preset, the optimisation results and real crops, measured against the exemplar."""
+    from texnet.descriptor import load_descriptor
+    from texnet.images import load_exemplar
+    from texnet.losses import DEFAULT_TEXTURE_LAYERS
+    from texnet.optimize import OptimizeConfig, optimize_texture
+    from texnet.quality import QualityMeter, contact_sheet, exemplar_crops, measuring_size, ratios
+    from texnet.texture import TextureConfig, load_texture_model
+
+    device = resolve_device(cfg.device)
+    exemplar, info = load_exemplar(name)
+    q = measuring_size(*exemplar.shape[-2:], cfg.quality_size)
+    descriptor, _ = load_descriptor("auto", DEFAULT_TEXTURE_LAYERS, "avg", device, "fp32")
+    meter = QualityMeter(descriptor, exemplar.to(device))
+    crops = exemplar_crops(exemplar[0], q)
+    row: dict[str, Any] = {"exemplar": name, "exemplar_size": info["used_size"], "size": q,
+                           "crops": meter.summary(crops) if crops is not None else None, "opt": {}, "presets": {}}
+    stem = Path(name).stem
+    opt_images = {}
+    for loss in cfg.opt_losses:
+        ocfg = OptimizeConfig(iterations=cfg.opt_iterations, device=str(device))
+        tcfg = TextureConfig(loss=loss, precision="fp32")
+
+        def make() -> tuple[Any, float]:
+            image, trace = optimize_texture(name, q, q, ocfg, tcfg, progress=False, log=lambda *a: None)
+            return image, trace.seconds[-1]
+
+        recipe = {"exemplar": info, "size": q, "optimize": asdict(ocfg), "texture": texture_record(tcfg)}
+        opt_images[loss], seconds = cached_image(out / "quality" / f"{stem}_opt_{loss}.png", recipe, make,
+                                                 f"{name}, optimisation ({loss})", log)
+        row["opt"][loss] = {**meter.summary(opt_images[loss][None]), "seconds": seconds}
+    reference = row["opt"].get("gram") or next(iter(row["opt"].values()))
+    sheets = {}
+    for preset in cfg.quality_presets:
+        if name not in cfg.preset_exemplars.get(preset, (name,)):
+            continue
+        model = texture_model(name, preset, cfg, out, log)
+        generator, meta = load_texture_model(model, device, inference=True)
+        samples = torch.cat([generator.sample(q, q, seed=s) for s in range(1, cfg.quality_seeds + 1)]).cpu()
+        metrics = meter.summary(samples)
+        row["presets"][preset] = {**metrics, **ratios(metrics, reference),
+                                  "train_seconds": meta["training"]["seconds"],
+                                  "swd_vs_opt_swd": metrics["swd"] / row["opt"]["swd"]["swd"] if "swd" in row["opt"] else None}
+        sheets[preset] = samples
+    floor = crops[0] if crops is not None else exemplar[0, :, :q, :q]
+    best = list(sheets)[-1] if sheets else None  # the last preset run on this exemplar, if any
+    samples = [(f"{best} seed {i + 1}", x) for i, x in enumerate(sheets[best])] if best else []
+    sheet = contact_sheet([("exemplar crop", floor)] + samples
+                          + [(f"optimisation ({loss})", img) for loss, img in opt_images.items()])
+    with atomic_path(out / "quality" / f"{stem}_sheet.jpg") as tmp:
+        sheet.save(tmp, format="JPEG", quality=90)
+    blank = torch.ones_like(floor)  # a preset not run on this exemplar: a white tile keeps the grid's columns
+    row["grid"] = ([floor] + [sheets[p][0] if p in sheets else blank for p in cfg.quality_presets]
+                   + [opt_images[next(iter(opt_images))]])
+    return row
+
+
+def measure(cfg: BenchConfig, out: Path, log: Log) -> list[dict[str, Any]]:
+    rows = [measure_one(name, cfg, out, log) for name in cfg.quality_exemplars]
+    grid(rows, ["exemplar crop", *cfg.quality_presets, "optimisation"], out / "quality" / "grid.jpg")
+    return rows
+
+
+def grid(rows: list[dict[str, Any]], labels: list[str], path: Path) -> None:
+    """One row per exemplar: exemplar crop, each preset's first sample, the optimisation result."""
+    from texnet.quality import contact_sheet, stack
+
+    picture = stack([contact_sheet([(f"{r['exemplar']}: {label}", img) for label, img in zip(labels, r.pop("grid"))],
+                                   size=192) for r in rows])
+    with atomic_path(path) as tmp:
+        picture.save(tmp, format="JPEG", quality=90)
+
+
+def markdown(section: dict[str, Any]) -> list[str]:
+    c = section["config"]
+    presets = c["quality_presets"]
+    opt_losses = c["opt_losses"]
+    head = (["exemplar", "px", "crops (floor)"] + [f"opt {loss}" for loss in opt_losses] + list(presets)
+            + [f"{p} / opt gram" for p in presets] + [f"{p} train s" for p in presets]
+            + ["color W1: crops / " + " / ".join(presets) + " / opt gram",
+               "shift similarity: crops / " + " / ".join(presets),
+               "pixel diversity: crops / " + " / ".join(presets)])
+    lines = ["Sliced Wasserstein distance (texnet.quality, relu1_1..relu4_1, fixed directions) of samples to the "
+             f"whole exemplar, at {c['quality_size']} px (smaller for small exemplars, "
+             "so that two disjoint real crops exist: the `px` column); lower is better.", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in section["data"]:
+        crops = r["crops"] or {}
+        ps = [r["presets"].get(p, {}) for p in presets]  # {}: the preset was not run on this exemplar
+        ref = r["opt"].get("gram", {})
+        cells = ([r["exemplar"], str(r.get("size", c["quality_size"])), fmt(crops.get("swd"), missing="-")]
+                 + [fmt(r["opt"][loss]["swd"]) for loss in opt_losses] + [fmt(p.get("swd"), missing="-") for p in ps]
+                 + [fmt(p.get("swd_ratio"), missing="-") for p in ps]
+                 + [fmt(p.get("train_seconds"), digits=4, missing="-") for p in ps]
+                 + [" / ".join([fmt(crops.get("color"), missing="-")] + [fmt(p.get("color"), missing="-") for p in ps]
+                               + [fmt(ref.get("color"), missing="-")]),
+                    " / ".join([fmt(crops.get("shift_similarity"), missing="-")]
+                               + [fmt(p.get("shift_similarity"), missing="-") for p in ps]),
+                    " / ".join([fmt(crops.get("diversity"), missing="-")]
+                               + [fmt(p.get("diversity"), missing="-") for p in ps])])
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "crops = real non-overlapping crops of the exemplar (what a perfect generator would score); "
+              "opt = optimisation (L-BFGS from noise, "
+              f"{c['opt_iterations']} evaluations) with the Gram loss (Gatys et al.)"
+              + (" or the sliced Wasserstein loss (Heitz et al.)" if "swd" in opt_losses else "")
+              + "; `P / opt gram` = preset P's distance over the Gram optimisation's; shift similarity = "
+              "best normalised cross-correlation between samples of different seeds over all shifts (1 = shifted "
+              "copies); pixel diversity = mean absolute pixel difference between seeds."
+              + "".join(f" `{p}` ran only on {', '.join(ex)} (`-` elsewhere)." for p, ex in
+                        c.get("preset_exemplars", {}).items() if p in presets)]
+    return lines
