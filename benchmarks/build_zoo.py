@@ -33,11 +33,8 @@ PRESET = "standard"
 TEXTURE_GATE = 1.5  # standard texture target: swd within 1.5x of the optimisation result's
 STYLE_GATE = 1.5  # standard style target: style swd within 1.5x of the optimisation result's
 # ... and the photo stays recognisable: the structure score (texnet.quality.structure, centred
-# correlation of relu4_2 features with the photo's) at least STRUCTURE_GATE. From
-# benchmarks/style/content_scale.json: another photo scores 0.19, the style sweep's alpha-1
-# model 0.22 (its pictures barely show the photo), 3-level posterisation 0.57, the optimisation
-# 0.82. The relative content error cannot be the gate: a uniform grey image scores 0.72 on it,
-# the same as stylizations whose photos are plain to see.
+# correlation of relu4_2 features with the photo's) at least STRUCTURE_GATE: what its values
+# mean, and why the relative content error cannot be the gate, is in docs/stylization.md.
 STRUCTURE_GATE = 0.3
 TOLERANCE = 2 / 255
 # Models whose numbers pass but whose pictures do not show the material (looked at in the bench's contact
@@ -56,8 +53,7 @@ TEXTURES = [  # (zoo name, exemplar, licence of the exemplar)
 ]
 # Exemplars whose zoo model comes from a run of benchmarks/quality_sweep.py instead of the bench's `standard`
 # model: the sweep measures with the bench's meter, seeds, size and optimisation reference (texnet.quality),
-# and its row gives the numbers. Empty since `standard` took the floor weighting: the sweep's standard-floor
-# models are the bench's standard models now (benchmarks/adopt_sweep_model.py).
+# and its row gives the numbers. Empty since `standard` took the floor weighting.
 FROM_SWEEP: dict[str, tuple[str, str]] = {}
 SWEEP = ROOT / "benchmarks" / "quality"
 STYLES = [  # (zoo name, painting in ../shared/images/styles, licence)

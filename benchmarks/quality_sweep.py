@@ -94,7 +94,7 @@ ARMS: dict[str, tuple[str, dict, dict]] = {
                                                              "lr_decay_start": 800, "lr_decay_every": 160},
                         {"loss": "swd"}),
     # stage 5: a generator trained with batch 1 normalises each sample by its own statistics, and now samples
-    # that way too (texnet.generators.trained_per_sample; benchmarks/norm_inference.py). Rows of batch-1 arms
+    # that way too (texnet.generators.trained_per_sample; docs/quality.md). Rows of batch-1 arms
     # measured before that (swd-256-b1-1300) sampled with running averages. The quick recipe at batch 1, the
     # same pixels per run (twice the iterations):
     "quick-b1": ("stage 5: batch 1 (per-sample statistics), quick's pixels",

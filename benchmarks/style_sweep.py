@@ -129,7 +129,7 @@ def table(rows: dict[str, dict]) -> str:
              "photo (optimisation's in the header row). `speckle`: high-frequency energy where the photo is dark "
              "and flat (texnet.quality.speckle). `structure`: centred relu4_2 correlation with the photo "
              "(texnet.quality.structure; 1 = the photo's layout, another photo about 0.2; measured from this "
-             "session on, `-` for older rows: see content_scale.json). `s`: training seconds.", "",
+             "score existed, `-` for older rows; what it means: docs/stylization.md). `s`: training seconds.", "",
              "| arm | factor | " + " | ".join(Path(s).stem for s in styles)
              + " | mean swd/opt | gram/opt | content | structure | speckle | s |",
              "|---|---|" + "---|" * (len(styles) + 6)]

@@ -18,3 +18,12 @@ def trained_like(cfg: GeneratorConfig, seed: int = 0) -> MultiScaleGenerator:
                 m.weight.uniform_(0.5, 1.5)
                 m.bias.uniform_(-0.5, 0.5)
     return g.eval()
+
+
+def with_running_stats(g: MultiScaleGenerator) -> MultiScaleGenerator:
+    """`g` with non-trivial batch-norm running statistics, as after training, in eval mode."""
+    g.train()
+    with torch.no_grad():
+        for _ in range(3):
+            g(g.make_noise(4, 32, 32))
+    return g.eval()

@@ -1,5 +1,6 @@
 import pytest
 import torch
+from helpers import with_running_stats
 
 from texnet.generators import GeneratorConfig, MultiScaleGenerator, scale_sizes
 from texnet.images import tile
@@ -29,7 +30,7 @@ def test_same_seed_same_sample_other_seed_other_sample():
 
 
 def test_sample_runs_in_eval_mode_and_leaves_the_mode_as_it_was():
-    g = _trained_like(MultiScaleGenerator(seed=1))
+    g = with_running_stats(MultiScaleGenerator(seed=1))
     evaluated = g.sample(24, 24, seed=5)
     assert not g.training
     g.train()
@@ -37,19 +38,10 @@ def test_sample_runs_in_eval_mode_and_leaves_the_mode_as_it_was():
     assert g.training and all(m.training for m in g.modules())
 
 
-def _trained_like(g):
-    """Give batch norm non-trivial running statistics, as after training."""
-    g.train()
-    with torch.no_grad():
-        for _ in range(3):
-            g(g.make_noise(4, 32, 32))
-    return g.eval()
-
-
 def test_output_is_periodic_shifting_noise_shifts_the_image():
     # On a torus, rolling every noise map by the same physical offset rolls the output.
     torch.manual_seed(0)
-    g = _trained_like(MultiScaleGenerator(GeneratorConfig(scales=4)))
+    g = with_running_stats(MultiScaleGenerator(GeneratorConfig(scales=4)))
     noise = g.make_noise(1, 48, 64, torch.Generator().manual_seed(0))
     shift = 8  # a whole coarsest-scale cell (2^(K-1))
     rolled = [torch.roll(z, shifts=(shift // 2**s, shift // 2**s), dims=(2, 3)) for s, z in enumerate(noise)]
@@ -69,7 +61,7 @@ def seam_ratio(image):
 
 def test_odd_sizes_tile_without_seams():
     torch.manual_seed(1)
-    g = _trained_like(MultiScaleGenerator(GeneratorConfig(scales=5)))
+    g = with_running_stats(MultiScaleGenerator(GeneratorConfig(scales=5)))
     with torch.no_grad():
         image = g(g.make_noise(1, 61, 45, torch.Generator().manual_seed(1)))[0]
     assert 0.8 < seam_ratio(image) < 1.25

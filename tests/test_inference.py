@@ -3,21 +3,13 @@ with fused kernels or without, in bf16 only where its check allows."""
 
 import pytest
 import torch
+from helpers import with_running_stats
 
 from texnet.generators import GeneratorConfig, MultiScaleGenerator
 from texnet.inference import InferenceGenerator, prepare, use_statistics
 from texnet.inference import generator as inference_generator
 from texnet.inference import kernels
 from texnet.inference.folding import Bf16Block
-
-
-def _trained_like(g):
-    """Give batch norm non-trivial running statistics, as after training."""
-    g.train()
-    with torch.no_grad():
-        for _ in range(3):
-            g(g.make_noise(4, 32, 32))
-    return g.eval()
 
 
 def _instance_norm_texture() -> MultiScaleGenerator:
@@ -31,19 +23,19 @@ def _instance_norm_texture() -> MultiScaleGenerator:
 
 
 def test_the_inference_form_is_its_own_type_and_a_copy():
-    g = _trained_like(MultiScaleGenerator(GeneratorConfig(scales=4)))
+    g = with_running_stats(MultiScaleGenerator(GeneratorConfig(scales=4)))
     fast = prepare(g)
     assert isinstance(fast, InferenceGenerator) and fast.pads_once and not fast.training
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in g.modules())  # the model is untouched
     assert not prepare(_instance_norm_texture()).pads_once  # nothing to fold: layer by layer instead
-    assert not prepare(_trained_like(MultiScaleGenerator(GeneratorConfig(scales=3, padding="replicate")))).pads_once
+    assert not prepare(with_running_stats(MultiScaleGenerator(GeneratorConfig(scales=3, padding="replicate")))).pads_once
 
 
 @pytest.mark.parametrize("size,rows", [((61, 45), 7), ((40, 64), 16), ((17, 33), 100)])
 def test_strip_evaluation_equals_one_pass(size, rows):
     torch.manual_seed(2)
-    g = _trained_like(MultiScaleGenerator(GeneratorConfig(scales=5)))
+    g = with_running_stats(MultiScaleGenerator(GeneratorConfig(scales=5)))
     noise = g.make_noise(2, *size, torch.Generator().manual_seed(2))
     with torch.no_grad():
         whole = g(noise)
@@ -63,7 +55,7 @@ def test_strip_evaluation_equals_one_pass(size, rows):
 
 def test_a_form_that_does_not_pad_once_runs_the_plain_pass():
     """Replicate padding folds the norms but keeps each convolution's own padding (and wraps no rows: no strips)."""
-    g = _trained_like(MultiScaleGenerator(GeneratorConfig(scales=4, padding="replicate")))
+    g = with_running_stats(MultiScaleGenerator(GeneratorConfig(scales=4, padding="replicate")))
     fast = prepare(g)
     noise = g.make_noise(1, 40, 52, torch.Generator().manual_seed(5))
     with torch.no_grad():
@@ -82,7 +74,7 @@ def test_inference_layers_fused_or_not_give_the_same_images(monkeypatch, graysca
     for m in g.modules():
         if isinstance(m, torch.nn.Conv2d):
             torch.nn.init.uniform_(m.bias, -0.5, 0.5, generator=torch.Generator().manual_seed(1))
-    g = _trained_like(g)
+    g = with_running_stats(g)
     noise = [z.contiguous(memory_format=torch.channels_last) for z in g.make_noise(1, 52, 70)]
     with torch.no_grad():
         reference = g(noise)
@@ -98,7 +90,7 @@ def test_inference_layers_fused_or_not_give_the_same_images(monkeypatch, graysca
 def test_inference_form_samples_any_size(size):
     """Scales smaller than a block's halo (the coarsest of a 16 px sample is 1 px, padded by 2) wrap more than once,
     as the plain pass's per-convolution padding does: the same images, whole and in strips."""
-    g = _trained_like(MultiScaleGenerator(GeneratorConfig(scales=5)))
+    g = with_running_stats(MultiScaleGenerator(GeneratorConfig(scales=5)))
     expected = g.sample(*size, seed=3)
     folded = prepare(g)
     assert (folded.sample(*size, seed=3) - expected).abs().max() < 1e-4
@@ -107,7 +99,7 @@ def test_inference_form_samples_any_size(size):
 
 def test_inference_form_samples_large_images_in_strips(monkeypatch):
     """Above max_pixels_at_once, strips of at most STRIP_ROWS rows: the same images."""
-    g = prepare(_trained_like(MultiScaleGenerator(GeneratorConfig(scales=4))))
+    g = prepare(with_running_stats(MultiScaleGenerator(GeneratorConfig(scales=4))))
     monkeypatch.setattr(inference_generator, "STRIP_ROWS", 16)
     calls = []
     monkeypatch.setattr(g, "forward_strips", lambda *a, **k: calls.append(k) or InferenceGenerator.forward_strips(

@@ -117,8 +117,7 @@ def reuse_freed_memory() -> bool:
     """Let this process reuse the memory of freed large arrays instead of mapping fresh pages for each one.
 
     By default glibc maps every block over 32 MB afresh and unmaps it when freed, so each full-size activation
-    of a generator pays a page fault per 4 KB on first touch. On a 2-core AMD EPYC VM, without it a 1024 px
-    texture took 1.7x as long in one pass and a 1024 px stylization 1.4x (benchmarks/allocator.py). This
+    of a generator pays a page fault per 4 KB on first touch (what that costs: docs/performance.md). This
     raises both thresholds to REUSE_LIMIT: blocks up to 1 GB come from the heap, and up to 1 GB of freed memory
     stays with the process for the next one. The price is memory held: the process keeps its peak, and that
     peak is higher because freed blocks do not always fit the next request. The CLI and the bench call it; a

@@ -1,10 +1,10 @@
 """Training settings and presets, in one place: what `--preset` means for textures and for styles.
 
 `paper` is section 4 of the paper (a GPU's work). The others were chosen from measured
-runs on a 2-core CPU (benchmarks/quality_sweep.py writes the table they come from);
-a preset sets training settings and, where the measurements called for it, loss and
-generator settings. Explicit command-line options override both. This module does
-not import torch, so `texnet --help` stays fast.
+runs on a 2-core CPU (benchmarks/quality_sweep.py and style_sweep.py); a preset sets
+training settings and, where the measurements called for it, loss and generator settings.
+Explicit command-line options override both. This module does not import torch, so
+`texnet --help` stays fast.
 """
 
 from __future__ import annotations
@@ -59,19 +59,12 @@ class Preset:
 PAPER = Preset(TrainConfig(), {}, "the paper's 2000 iterations of batch 16 at 256 px (a GPU's work)")
 
 TEXTURE = {
-    # benchmarks/quality/sweep.md: the sliced-Wasserstein loss beat Gram on every exemplar (brick 0.67x the
-    # optimisation's distance against 1.24x, gravel 2.2x against 3.3x) and 400 iterations matched 800.
+    # the sliced-Wasserstein loss beat Gram on every exemplar of the sweep (docs/quality.md)
     "quick": Preset(TrainConfig(size=128, batch_size=2, iterations=400, lr=0.05, lr_decay=0.7, lr_decay_start=200,
                                 lr_decay_every=40, preview_every=100), {"loss": "swd"},
                     "sliced-Wasserstein loss, 128 px, batch 2, 400 iterations"),
-    # Training at the measuring size, 256 px, batch 1 (so it samples with each image's own statistics: see
-    # texnet.generators.trained_per_sample), each layer's error also over what real 256 px crops of the exemplar
-    # score (weighting "floor"). The bench gives brick 0.39x the optimisation's distance, the Hubble crop 0.72x,
-    # ihc 0.82x, coins at half scale 1.03x (full scale: 1.01x, but merged blobs), grass 1.41x and gravel 1.32x
-    # (target: within 1.5x on every exemplar), in 1613-1743 s of training, alone;
-    # the same recipe without the floor weighting gave 0.46x, 0.97x, 0.97x, 1.05x (full-scale coins), 1.46x and
-    # 1.55x (the bench of 2026-11-22). Its models were trained by the quality sweep's standard-floor arm
-    # (benchmarks/adopt_sweep_model.py), coins-half's by the bench.
+    # the measuring size, batch 1 (it samples as instance norm: generators.trained_per_sample), each layer's error
+    # also over what real crops score (weighting "floor"); docs/quality.md has its numbers
     "standard": Preset(TrainConfig(size=256, batch_size=1, iterations=1300, lr=0.05, lr_decay=0.7, lr_decay_start=650,
                                    lr_decay_every=130, preview_every=100), {"loss": "swd", "weighting": "floor"},
                        "sliced-Wasserstein loss with floor weighting, 256 px, batch 1, 1300 iterations"),
@@ -79,17 +72,11 @@ TEXTURE = {
 }
 
 STYLE = {
-    # benchmarks/style/sweep.md (The Starry Night): content weight 5 kept only the photo's edges in pale
-    # blue (2.70x the optimisation's style distance); weight 2 with the painting at 256 px gave 1.84x,
-    # its colours and brush dabs, with the photo still recognisable; 278 s of training.
+    # content weight 2 with the painting at 256 px: its colours and strokes, the photo recognisable (style sweep)
     "quick": Preset(TrainConfig(size=128, batch_size=2, iterations=600, lr=0.05, lr_decay=0.7, lr_decay_start=300,
                                 lr_decay_every=60, preview_every=100), {"content_weight": 2.0, "style_size": 256},
                     "128 px crops, batch 2, 600 iterations, content weight 2, painting at 256 px"),
-    # benchmarks/style/sweep.md, stage 3: the quick recipe's levers at the measuring scale (256 px crops, batch 1,
-    # 1500 iterations) with content weight 1.5 gave The Starry Night 1.49x the optimisation's style distance
-    # (weight 2: 1.69x), its blues, yellows and strokes, the photos still recognisable; 1160 s of training.
-    # The Scream: 1.32x (quick 1.47x), Munch's orange waves over recognisable photos; Woman with a Hat: 1.25x,
-    # Matisse's lavender and salmon patches with dark outlines. 1158-1191 s of training for each.
+    # the quick recipe at the measuring scale, content weight 1.5 (docs/stylization.md)
     "standard": Preset(TrainConfig(size=256, batch_size=1, iterations=1500, lr=0.05, lr_decay=0.7, lr_decay_start=750,
                                    lr_decay_every=150, preview_every=100), {"content_weight": 1.5, "style_size": 256},
                        "256 px crops, batch 1, 1500 iterations, content weight 1.5, painting at 256 px"),

@@ -17,7 +17,7 @@ real random crops of the exemplar, the floor a perfect generator would reach:
 * ``structure`` (stylization): the correlation of a stylized image's relu4_2 features with the
   photo's, each channel centred over the image: 1 for the photo itself, about 0 for an
   unrelated picture or a blank one (the relative content error cannot tell a blank image
-  from a recognisable stylization: see benchmarks/content_scale.py).
+  from a recognisable stylization: see docs/stylization.md).
 """
 
 from __future__ import annotations

@@ -20,9 +20,7 @@ from texnet.errors import TexnetError
 from texnet.noise import noise_pyramid, scale_sizes
 
 # onnxruntime's graph optimisation level. 'all' adds the blocked NCHWc layout (Reorder nodes around texnet's
-# pads, concats and norms). Timed in alternation without the profiler (benchmarks/onnx_profile.py --level all
-# extended), 'all' and 'extended' are within this machine's noise of each other for textures and styles; under
-# the profiler, which costs time per node, 'extended' looks faster than it is.
+# pads, concats and norms); timed against 'extended' it was within noise (docs/performance.md).
 LEVEL = "all"
 
 
@@ -191,9 +189,7 @@ def cached_onnx(path: Path) -> Path | None:
 
 
 class AutoTextureSampler:
-    """PyTorch: it led every row of the bench's inference runs on an AVX2 CPU once joins ran on the coarse grid
-    (benchmarks/results/bench.json and its history) and on an AVX512-BF16 one (inference_avx512_bf16.json).
-    Except for instance-norm textures over STATISTICS_SIDE a side: PyTorch samples those in strips with a smaller
+    """PyTorch, the faster runtime in the bench's inference runs (docs/performance.md). Except for instance-norm textures over STATISTICS_SIDE a side: PyTorch samples those in strips with a smaller
     sample's statistics (bounded memory), onnxruntime in one pass with their own, so it takes them when they fit
     in memory."""
 

@@ -13,7 +13,7 @@ written once, and its sums kept for the next norm's statistics. Norms standing b
 layers (the ones in front of each join) need only a read-only pass for their statistics;
 the upsampling into a join is done strip by strip too. Every per-image statistic is still
 taken over the whole image, so the result is forward()'s up to float rounding
-(tests/test_layerwise.py); frozen statistics (texnet.generators.use_statistics) are honoured.
+(tests/test_layerwise.py); frozen statistics (texnet.inference.use_statistics) are honoured.
 """
 
 from __future__ import annotations
@@ -31,15 +31,11 @@ from texnet.layers import InstanceNorm, nearest_rows
 if TYPE_CHECKING:
     from texnet.inference.generator import InferenceGenerator
 
-# Float32 convolutions on channels_last buffers: on a 2-core AVX2 CPU, at a 1024 px style generator's shapes,
-# oneDNN's channels-first 3x3 convolutions ran 1.3-1.6x slower and its 1x1 ones 1.6-2.1x slower (two runs of
-# benchmarks/conv_layouts.py). On an AVX512-BF16 CPU, with the finest join in bf16, a trial of channels_last
-# stylized more slowly (not re-measured since: no such CPU at hand), so that path stays channels-first.
+# Float32 convolutions on channels_last buffers: oneDNN runs these shapes faster so; the bf16 path stays
+# channels-first, which was faster there (docs/performance.md).
 CHANNELS_LAST_FLOAT32 = True
 # Scales of at most this many pixels run module by module (MultiScaleGenerator.joined), as forward() runs them:
-# at that size the layer-by-layer passes cost more in calls than they save in memory traffic. The zoo's brick,
-# benchmarks/small_scales.py (two runs, 2-core AVX2 CPU): 128 px samples 0.86-0.90x the all-layerwise time, 256 px
-# 0.96-0.99x, 512 px 0.98x.
+# at that size the layer-by-layer passes cost more in calls than they save in memory traffic (docs/performance.md).
 MODULE_MAX_PIXELS = 64 * 64
 STRIP_PIXELS = 64 * 1024  # pixels per strip: rows = STRIP_PIXELS // width (a few MB of activations: cache-sized)
 
@@ -55,7 +51,7 @@ def _apply(x: torch.Tensor, steps: Sequence[Step], out: torch.Tensor | None = No
     """The steps on x (never in place on x), the last one written into `out` when given.
 
     Channels-first: mul then in-place add, as addcmul broadcasts per-channel operands slowly there; channels_last:
-    addcmul, one pass (benchmarks/apply_passes.py)."""
+    addcmul, one pass (docs/performance.md)."""
     fused = _layout(x) == torch.channels_last
     for i, (scale, shift, act) in enumerate(steps):
         target = out if out is not None and i == len(steps) - 1 else None
@@ -272,7 +268,7 @@ def _conv(source: Source, conv: nn.Conv2d, keep_sums: bool, batch: int, dtype: t
     halves = _upsampled_halves(source, conv, dtype, memory_format)
     for a, b in _strips(source.height, source.width):
         rows = b - a + 2 * halo
-        if halves is not None:  # the upsampled half on the coarse grid: texnet.upconv (halo 1)
+        if halves is not None:  # the upsampled half on the coarse grid: texnet.inference.upconv (halo 1)
             coarse, fine = halves
             lo, hi = upconv.coarse_span(a, b - a)
             chunks.append((a, upconv.conv(conv, _padded_rows(coarse, lo + 1, hi - 1, 1, mode, buffer(coarse, hi - lo)),
@@ -290,7 +286,7 @@ def _conv(source: Source, conv: nn.Conv2d, keep_sums: bool, batch: int, dtype: t
 def _upsampled_halves(source: Source, conv: nn.Conv2d, dtype: torch.dtype, memory_format: torch.memory_format
                       ) -> tuple[Source, Source] | None:
     """(the coarse source, the fine one) when the convolution's input is [an exact 2x upsampling, a fine source]
-    and texnet.upconv can run it: float32, channels_last, a padding that commutes with the upsampling."""
+    and texnet.inference.upconv can run it: float32, channels_last, a padding that commutes with the upsampling."""
     if not (isinstance(source, Joined) and len(source.parts) == 2 and isinstance(source.parts[0], Upsampled)):
         return None
     up, fine = source.parts
