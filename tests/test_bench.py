@@ -73,7 +73,7 @@ def test_bench_refuses_unknown_presets_and_exemplars(tmp_path):
 
     from texnet.errors import TexnetError
 
-    with pytest.raises(TexnetError, match="unknown preset 'fast'"):
+    with pytest.raises(TexnetError, match="unknown texture preset 'fast'"):
         run(BenchConfig(sections=("quality",), quality_presets=("fast",)), tmp_path, log=lambda *a: None)
     with pytest.raises(TexnetError, match="pebbles is not a quality exemplar"):
         run(BenchConfig(sections=("quality",), preset_exemplars={"standard": ("pebbles",)}), tmp_path,

@@ -18,16 +18,16 @@ def test_quick_texture_preset_uses_the_measured_loss_and_options_override_it():
     cfg = presets.apply(TextureConfig(), quick.settings, {"loss": "gram", "weighting": None,
                                                           "generator": {"channels": 16, "norm": None}})
     assert cfg.loss == "gram" and cfg.weighting == "relative"
-    assert cfg.generator.channels == 16 and cfg.generator.norm == TextureConfig().generator.norm
+    assert cfg.generator.channels == 16 and cfg.generator.norm == "instance"  # the preset's norm stays
     train = quick.train.with_overrides(iterations=7, size=None)
-    assert train.iterations == 7 and train.size == quick.train.size
+    assert train.iterations == 7 and not train.budget and train.size == quick.train.stages[-1][0]
 
 
-def test_lr_decays_at_the_presets_schedule():
-    quick = presets.TEXTURE["quick"].train
-    assert quick.lr_at(0) == quick.lr
-    assert quick.lr_at(quick.lr_decay_start) == quick.lr * quick.lr_decay
-    assert quick.lr_at(quick.iterations - 1) < quick.lr * quick.lr_decay
+def test_the_paper_preset_decays_lr_at_its_schedule():
+    paper = presets.TEXTURE["paper"].train
+    assert paper.lr_at(0) == paper.lr
+    assert paper.lr_at(paper.lr_decay_start) == paper.lr * paper.lr_decay
+    assert paper.lr_at(paper.iterations - 1) < paper.lr * paper.lr_decay
 
 
 def test_style_standard_preset_sets_the_measured_content_weight_and_style_scale():

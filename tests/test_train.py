@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from texnet.errors import TexnetError
+from texnet.errors import Interrupted, TexnetError
 from texnet.modelfile import load_model
 from texnet.texture import TextureConfig, load_texture_model, sample, train_texture
 from texnet.train import TrainConfig
@@ -86,9 +86,12 @@ def test_interrupted_run_resumes_to_the_same_model(tmp_path, small_exemplar, mon
         original = texture.texture_objective
         monkeypatch.setattr(texture, "texture_objective", lambda *a, **k: Interrupting(original(*a, **k), at=8))
         undo = lambda: monkeypatch.setattr(texture, "texture_objective", original)  # noqa: E731
-    with pytest.raises(TexnetError, match="--resume"):
+    with pytest.raises(Interrupted, match=r"stopped at iteration 7 of 12; model saved to .*b.texnet; continue with "
+                                          r"--resume"):
         train_texture(str(small_exemplar), tmp_path / "b.texnet", cfg, tcfg, progress=False, log=quiet)
-    assert (tmp_path / "b.texnet.ckpt").exists() and not (tmp_path / "b.texnet").exists()
+    assert (tmp_path / "b.texnet.ckpt").exists()
+    _, meta = load_model(tmp_path / "b.texnet")  # a valid model of what was trained
+    assert meta["training"]["iterations_done"] == 7 and not meta["training"]["complete"]
     undo()
 
     # a different run refuses the checkpoint; the same run continues from iteration 7
@@ -108,3 +111,70 @@ def test_resume_without_checkpoint_is_an_error(tmp_path, small_exemplar, hed_des
     with pytest.raises(TexnetError, match="nothing to resume"):
         train_texture(str(small_exemplar), tmp_path / "c.texnet", TrainConfig(iterations=2, **TINY),
                       TextureConfig(descriptor=hed_descriptor_spec), resume=True, progress=False, log=quiet)
+
+
+class FakeClock:
+    """The training clock, advancing `step` seconds per reading: the same schedule on any machine."""
+
+    def __init__(self, step: float):
+        self.t, self.step = 0.0, step
+
+    def __call__(self) -> float:
+        self.t += self.step
+        return self.t
+
+
+BUDGET = dict(minutes=0.5, stages=((32, 2, 1.0), (48, 1, 1.0)), lr=0.05, checkpoint_seconds=6.0, preview_every=1)
+
+
+def test_a_budget_trains_coarse_to_fine_and_stops_on_time(tmp_path, small_exemplar, monkeypatch, hed_descriptor_spec):
+    import texnet.train
+
+    monkeypatch.setattr(texnet.train, "now", FakeClock(0.25))
+    path, history = train_texture(str(small_exemplar), tmp_path / "m.texnet", TrainConfig(**BUDGET),
+                                  TextureConfig(descriptor=hed_descriptor_spec, loss="swd", weighting="floor"),
+                                  progress=False, log=quiet)
+    training = load_model(path)[1]["training"]
+    assert training["complete"] and training["minutes"] == 0.5
+    assert [s["size"] for s in training["stages_run"]] == [32, 48]  # coarse to fine
+    assert [s["batch_size"] for s in training["stages_run"]] == [2, 1]
+    assert training["stages_run"][1]["iteration"] > 5  # the first stage had its half of the time
+    assert 28 < history.seconds <= 30 * 1.05  # on time: within 5% of the 30 s deadline
+    assert len(list((tmp_path / "m.texnet.previews").iterdir())) >= 9
+    assert not (tmp_path / "m.texnet.ckpt").exists()
+
+
+def test_an_interrupted_budget_keeps_its_model_and_resumes_the_time_it_had_left(tmp_path, small_exemplar, monkeypatch,
+                                                                                 hed_descriptor_spec, capsys):
+    import texnet.train
+    from texnet.cli import main
+
+    monkeypatch.setattr(texnet.train, "now", FakeClock(0.25))
+    stop = interrupt_after_step(monkeypatch, at=15)
+    argv = [str(small_exemplar), "-o", str(tmp_path / "b.texnet"), "--minutes", "0.5", "--descriptor",
+            hed_descriptor_spec, "--quiet", "--preview-every", "0"]
+    monkeypatch.setattr(texnet.train.TrainConfig, "checkpoint_seconds", 6.0)
+    from texnet import presets
+
+    monkeypatch.setitem(presets.TEXTURE, "quick", presets.Preset(TrainConfig(**{**BUDGET, "preview_every": 0}),
+                                                                 presets.BUDGET_TEXTURE))
+    assert main(["train-texture", *argv]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("texnet: stopped at 0:") and "of 0:30; model saved to" in err[0]
+    _, meta = load_model(tmp_path / "b.texnet")
+    assert not meta["training"]["complete"] and meta["training"]["iterations_done"] == 14
+    stop()
+    assert main(["train-texture", *argv, "--resume"]) == 0
+    _, meta = load_model(tmp_path / "b.texnet")
+    assert meta["training"]["complete"] and meta["training"]["iterations_done"] > 14
+    assert meta["training"]["seconds"] <= 30 * 1.05  # the same 30 s budget (within 5%), not a fresh one
+
+
+def test_a_budget_too_short_for_one_iteration_is_one_error(tmp_path, small_exemplar, monkeypatch, hed_descriptor_spec):
+    import texnet.train
+
+    monkeypatch.setattr(texnet.train, "now", FakeClock(3.0))  # each reading 3 s later: set-up alone eats 0.05 min
+    with pytest.raises(TexnetError, match="--minutes 0.05 is too short"):
+        train_texture(str(small_exemplar), tmp_path / "t.texnet", TrainConfig(**{**BUDGET, "minutes": 0.05}),
+                      TextureConfig(descriptor=hed_descriptor_spec), progress=False, log=quiet)
+    assert not (tmp_path / "t.texnet").exists()

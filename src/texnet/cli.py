@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from texnet import __version__
-from texnet.errors import TexnetError
+from texnet.errors import Interrupted, TexnetError
 from texnet.limits import reuse_freed_memory
 
 
@@ -43,15 +43,22 @@ def _add_training_options(p: argparse.ArgumentParser, presets: dict) -> None:
     g.add_argument("--preset", choices=tuple(presets), default="quick",
                    help="; ".join(f"{name}: {preset.summary}" for name, preset in presets.items())
                    + ". Default: quick")
-    g.add_argument("--size", type=_positive_int, help="side of the generated training samples in pixels")
-    g.add_argument("--batch-size", type=_positive_int, help="samples per iteration")
-    g.add_argument("--iterations", type=_positive_int, help="number of Adam steps")
+    g.add_argument("--minutes", type=_positive_float, metavar="M",
+                   help="train the best model M minutes of wall time allow on this machine, coarse to fine, and "
+                        "stop on time (the preset's budget by default); the model file is valid at every save")
+    g.add_argument("--iterations", type=_positive_int,
+                   help="a fixed number of Adam steps at --size and --batch-size instead of a time budget")
+    g.add_argument("--size", type=_positive_int,
+                   help="side of the generated training samples in pixels (with a budget: the largest stage's)")
+    g.add_argument("--batch-size", type=_positive_int, help="samples per iteration (with --iterations)")
     g.add_argument("--lr", type=_positive_float, help="initial learning rate (paper: 0.1)")
     g.add_argument("--seed", type=int, default=None, help="random seed for repeatable training (default 0)")
     g.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto (default auto: cuda when available)")
-    g.add_argument("--resume", action="store_true", help="continue an interrupted run from MODEL.ckpt")
+    g.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run from MODEL.ckpt (a budget continues with the time it had left)")
     g.add_argument("--preview-every", type=int, default=None, metavar="N",
-                   help="write a preview image to MODEL.previews/ every N iterations (0: never)")
+                   help="write a preview image to MODEL.previews/ every N iterations (0: never; with a budget: "
+                        "10 previews, evenly in time)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -79,8 +86,8 @@ def _loss_settings(args: argparse.Namespace) -> dict:
 
 def _train_config(args: argparse.Namespace, preset):
     return preset.train.with_overrides(
-        size=args.size, batch_size=args.batch_size, iterations=args.iterations, lr=args.lr, seed=args.seed,
-        device=args.device, preview_every=args.preview_every)
+        size=args.size, batch_size=args.batch_size, iterations=args.iterations, minutes=args.minutes, lr=args.lr,
+        seed=args.seed, device=args.device, preview_every=args.preview_every)
 
 
 _GREY = {"auto": None, "yes": True, "no": False}
@@ -198,7 +205,9 @@ def cmd_bench(args: argparse.Namespace) -> None:
             if exemplars:
                 only[name] = tuple(e for e in exemplars.split(",") if e)
         cfg = replace(cfg, quality_presets=tuple(names), style_presets=tuple(names), preset_exemplars=only)
-    run(cfg, args.out, extra=args.exemplars)
+    if args.exemplars:
+        cfg = replace(cfg, quality_exemplars=tuple(args.exemplars))
+    run(cfg, args.out)
 
 
 def _numbered(path: Path, index: int, count: int) -> Path:
@@ -317,9 +326,17 @@ def cmd_info(args: argparse.Namespace) -> None:
         lines.append(f"  loss         {json.dumps(meta['loss'])}")
     if train:
         final = train.get("final_loss", {})
-        lines.append(f"  training     {train.get('iterations')} iterations, batch {train.get('batch_size')}, "
-                     f"size {train.get('size')}, lr {train.get('lr')}, seed {train.get('seed')}, "
-                     f"{train.get('seconds')} s on {train.get('device')}")
+        if train.get("minutes"):
+            stages = ", ".join(f"{s['size']} px x{s['batch_size']} from iteration {s['iteration'] + 1}"
+                               for s in train.get("stages_run", []))
+            lines.append(f"  training     a {train['minutes']:g}-minute budget: {train.get('iterations_done')} "
+                         f"iterations ({stages}), lr {train.get('lr')}, seed {train.get('seed')}, "
+                         f"{train.get('seconds')} s on {train.get('device')}"
+                         + ("" if train.get("complete", True) else " (interrupted: --resume continues it)"))
+        else:
+            lines.append(f"  training     {train.get('iterations')} iterations, batch {train.get('batch_size')}, "
+                         f"size {train.get('size')}, lr {train.get('lr')}, seed {train.get('seed')}, "
+                         f"{train.get('seconds')} s on {train.get('device')}")
         lines.append("  final loss   " + ", ".join(f"{k} {v:.4g}" for k, v in final.items()))
     lines.append(f"  texnet       {meta.get('texnet_version')}")
     print("\n".join(lines))
@@ -475,13 +492,16 @@ def build_parser() -> argparse.ArgumentParser:
                                    "Trains (or reuses from OUT/models) the generators it needs. Writes bench.json, "
                                    "bench.md and bench.png. Hours on a CPU the first time (it trains the presets' generators), much "
                                    "less when it reuses them; --quick: a smoke run.")
-    p.add_argument("exemplars", nargs="*", metavar="IMAGE", help="extra exemplars for the quality section")
+    p.add_argument("--exemplars", nargs="+", metavar="IMAGE",
+                   help="the quality section's exemplars: scikit-image names, image files, development textures by "
+                        "name (dcor-texture12), or dev for all of them (default: scikit-image's six and dev)")
     p.add_argument("--quick", action="store_true", help="tiny sizes and iteration counts (a smoke test)")
     p.add_argument("--sections", nargs="+", choices=("speed", "quality", "style", "style-quality", "inference"),
                    help="run only these sections (default: all)")
     p.add_argument("--presets", nargs="+", metavar="PRESET",
-                   help="presets the quality sections train and compare (default: quick standard); "
-                        "PRESET=NAME,NAME runs that preset's texture rows on those exemplars only, "
+                   help="presets the quality sections train and compare (default: quick standard); NUMBERmin is "
+                        "the standard recipe on that budget (--presets 1min 3min 10min draws quality against "
+                        "minutes); PRESET=NAME,NAME runs that preset's texture rows on those exemplars only, "
                         "e.g. --presets quick standard=brick,gravel")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     p.add_argument("--out", default="bench-out", metavar="DIR", help="output folder (default bench-out)")
@@ -565,8 +585,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.func(args)
     except TexnetError as exc:
-        print(f"texnet: error: {exc}", file=sys.stderr)
-        return 1
+        print(f"texnet: {'' if isinstance(exc, Interrupted) else 'error: '}{exc}", file=sys.stderr)
+        return exc.exit_status
     except KeyboardInterrupt:
         print("texnet: interrupted", file=sys.stderr)
         return 130

@@ -9,6 +9,14 @@ a bug and keeps its traceback.
 class TexnetError(Exception):
     """A problem with the user's input or environment, reported without a traceback."""
 
+    exit_status = 1
+
+
+class Interrupted(TexnetError):
+    """Ctrl-C in training, after the model and a checkpoint were saved: reported in one line, exit status 130."""
+
+    exit_status = 130
+
 
 def is_out_of_memory(exc: BaseException) -> bool:
     """True for the ways CPU and CUDA report running out of memory (torch raises several types)."""

@@ -26,14 +26,41 @@ class TrainConfig:
     lr_decay: float = 0.7  # lr *= lr_decay at lr_decay_start and every lr_decay_every after
     lr_decay_start: int = 1000
     lr_decay_every: int = 200
-    preview_every: int = 100  # 0 disables previews
+    preview_every: int = 100  # 0 disables previews (with a budget: 10 previews, evenly in time)
     checkpoint_every: int = 50
     seed: int = 0
     device: str = "auto"
+    # A wall-clock budget instead of `iterations` (texnet.schedule): the run stops on time, after stages of
+    # (size, batch size, share of the budget), coarse to fine; `size` and `batch_size` are then unused.
+    minutes: float | None = None
+    stages: tuple[tuple[int, int, float], ...] = ()
+    checkpoint_seconds: float = 30.0  # with a budget: the model and checkpoint are saved this often
 
     def with_overrides(self, **overrides: Any) -> "TrainConfig":
-        """Explicit options win over the preset; None means 'not given'."""
-        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+        """Explicit options win over the preset; None means 'not given'.
+
+        `iterations` turns a budget preset into a fixed number of iterations (at `size`, `batch_size`);
+        `minutes` gives any preset a budget (with its stages, or PROGRESSIVE's); under a budget `size` caps
+        the stages' sizes and `batch_size` is refused (the stages set it)."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if "iterations" in given:
+            if "minutes" in given:
+                raise TexnetError("give --minutes or --iterations, not both")
+            base = replace(self, minutes=None)
+            if self.budget:  # the fixed-length run trains at the budget's final size unless told otherwise
+                size, batch, _ = self.stages[-1]
+                base = replace(base, size=size, batch_size=batch)
+            return replace(base, **given)
+        out = replace(self, **{k: v for k, v in given.items() if k not in ("size", "batch_size")})
+        if out.budget:
+            if not out.stages:
+                out = replace(out, stages=PROGRESSIVE)
+            if "batch_size" in given:
+                raise TexnetError("--batch-size needs --iterations: a time budget sets the batch of each stage")
+            if "size" in given:
+                out = replace(out, stages=tuple((min(sz, given["size"]), b, share) for sz, b, share in out.stages))
+            return out
+        return replace(out, **{k: given[k] for k in ("size", "batch_size") if k in given})
 
     def lr_at(self, iteration: int) -> float:
         if iteration < self.lr_decay_start or self.lr_decay_every <= 0:
@@ -47,6 +74,29 @@ class TrainConfig:
                 raise TexnetError(f"--{name.replace('_', '-')} must be at least 1")
         if self.lr <= 0:
             raise TexnetError("--lr must be positive")
+        if self.minutes is not None and not self.minutes > 0:
+            raise TexnetError("--minutes must be more than 0")
+        if self.minutes is not None and not self.stages:
+            raise TexnetError("a time budget needs stages (size, batch size, share)")
+
+    @property
+    def budget(self) -> bool:
+        return self.minutes is not None
+
+    def largest_size(self) -> int:
+        """The largest training sample this run makes."""
+        return max(s[0] for s in self.stages) if self.budget else self.size
+
+    def schedule(self, largest: int | None = None):
+        """The run's schedule (texnet.schedule); `largest` caps the stages' sizes (a small exemplar)."""
+        from texnet.schedule import BudgetSchedule, IterationSchedule, Stage, capped_stages
+
+        if not self.budget:
+            return IterationSchedule(self)
+        stages = [Stage(*s) for s in self.stages]
+        if largest is not None:
+            stages = capped_stages(stages, largest)
+        return BudgetSchedule(60 * self.minutes, stages, self.lr, reserve=max(1.0, 0.005 * 60 * self.minutes))
 
 
 @dataclass(frozen=True)
@@ -58,16 +108,19 @@ class Preset:
 
 PAPER = Preset(TrainConfig(), {}, "the paper's 2000 iterations of batch 16 at 256 px (a GPU's work)")
 
+# A budget's stages, coarse to fine: (training size, batch, share of the budget).
+PROGRESSIVE = ((64, 4, 0.2), (128, 2, 0.3), (256, 1, 0.5))
+BUDGET_TEXTURE = {"loss": "swd", "weighting": "floor", "generator": {"norm": "instance"}}
+
+
+def _budget(minutes: float) -> TrainConfig:
+    return TrainConfig(minutes=minutes, stages=PROGRESSIVE, lr=0.05, size=256, batch_size=1)
+
+
 TEXTURE = {
-    # the sliced-Wasserstein loss beat Gram on every exemplar of the sweep (docs/quality.md)
-    "quick": Preset(TrainConfig(size=128, batch_size=2, iterations=400, lr=0.05, lr_decay=0.7, lr_decay_start=200,
-                                lr_decay_every=40, preview_every=100), {"loss": "swd"},
-                    "sliced-Wasserstein loss, 128 px, batch 2, 400 iterations"),
-    # the measuring size, batch 1 (it samples as instance norm: generators.trained_per_sample), each layer's error
-    # also over what real crops score (weighting "floor"); docs/quality.md has its numbers
-    "standard": Preset(TrainConfig(size=256, batch_size=1, iterations=1300, lr=0.05, lr_decay=0.7, lr_decay_start=650,
-                                   lr_decay_every=130, preview_every=100), {"loss": "swd", "weighting": "floor"},
-                       "sliced-Wasserstein loss with floor weighting, 256 px, batch 1, 1300 iterations"),
+    "quick": Preset(_budget(3), BUDGET_TEXTURE, "3 minutes, coarse to fine (64, 128, 256 px), sliced-Wasserstein loss"),
+    "standard": Preset(_budget(10), BUDGET_TEXTURE, "10 minutes, coarse to fine"),
+    "best": Preset(_budget(30), BUDGET_TEXTURE, "30 minutes, coarse to fine"),
     "paper": PAPER,
 }
 
@@ -82,6 +135,7 @@ STYLE = {
                        "256 px crops, batch 1, 1500 iterations, content weight 1.5, painting at 256 px"),
     "paper": PAPER,
 }
+
 
 def apply(config: Any, settings: dict[str, Any], explicit: dict[str, Any]) -> Any:
     """A TextureConfig/StyleConfig with the preset's settings, then the explicitly given (not None) values.

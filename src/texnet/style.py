@@ -20,11 +20,11 @@ from texnet.device import resolve_device
 from texnet.errors import TexnetError
 from texnet.generators import GeneratorConfig, MultiScaleGenerator, check_scales
 from texnet.images import IMAGE_SUFFIXES, SAMPLE_PHOTOS, load_exemplar, load_image, resize, sample_path
-from texnet.limits import check_training
 from texnet.losses import DEFAULT_TEXTURE_LAYERS, PAPER_CONTENT_LAYERS, content_loss
 from texnet.modelfile import load_model_of_kind
 from texnet import presets
 from texnet.texture import StatisticTerms, exemplar_loss
+from texnet import train as train_loop
 from texnet.train import History, TrainConfig, fit
 
 PREVIEW_PHOTO = "chelsea"  # held out of the default pool, used for previews
@@ -160,25 +160,27 @@ def train_style(style: str, output: str | Path, content: str | None = None, trai
                 cfg: StyleConfig | None = None, resume: bool = False, progress: bool = True,
                 log: Callable[[str], None] = print) -> tuple[Path, History]:
     """Train a stylization generator for one style image and write it to `output`."""
+    from texnet.texture import check_training_memory, describe_schedule
+
+    started = train_loop.now()  # a budget counts from here: set-up is part of the user's minutes
     train = train or presets.STYLE["quick"].train
     cfg = cfg or presets.apply(StyleConfig(), presets.STYLE["quick"].settings, {})
     train.validate()
     if cfg.content_weight < 0:
         raise TexnetError("--content-weight must be at least 0")
-    check_scales(cfg.generator.scales, train.size)
+    check_scales(cfg.generator.scales, min(s[0] for s in train.stages) if train.budget else train.size)
     device = resolve_device(train.device)
-    check_training("style", train.size, train.batch_size, str(device))
+    check_training_memory("style", train, str(device))
     style_image, style_info = load_exemplar(style, cfg.style_size)
-    pool = ContentPool.load(content, train.size, log)
+    pool = ContentPool.load(content, train.largest_size(), log)
     if cfg.pool_size:
         pool.images, pool.names = pool.images[:cfg.pool_size], pool.names[:cfg.pool_size]
     descriptor, descriptor_info = load_descriptor(cfg.descriptor, style_layers(cfg), cfg.pooling, device, cfg.precision)
     log(f"descriptor: {descriptor_info.source} ({descriptor_info.arch}, {cfg.pooling} pooling, "
         f"{descriptor_info.precision}) from {descriptor_info.weights_file}")
     log(f"style: {style_info['file']} at {style_info['used_size'][0]}x{style_info['used_size'][1]} px; "
-        f"{len(pool.images)} content images ({content or 'scikit-image photos'}); crops {train.size}px, "
-        f"batch {train.batch_size}, {train.iterations} iterations, {cfg.loss} style loss, content weight "
-        f"{cfg.content_weight}, {cfg.generator.norm} norm on {device}")
+        f"{len(pool.images)} content images ({content or 'scikit-image photos'}); {describe_schedule(train)}, "
+        f"{cfg.loss} style loss, content weight {cfg.content_weight}, {cfg.generator.norm} norm on {device}")
     generator = MultiScaleGenerator(cfg.generator, seed=train.seed)
     objective = style_objective(descriptor, style_image.to(device), cfg, pool, train.size)
     meta = {
@@ -189,7 +191,8 @@ def train_style(style: str, output: str | Path, content: str | None = None, trai
         "loss": {**objective.terms.loss.describe(), "content_layers": list(cfg.content_layers),
                  "content_weight": cfg.content_weight, "tv_weight": cfg.tv_weight},
     }
-    return fit(generator, objective, train, Path(output), meta, resume=resume, progress=progress, log=log)
+    return fit(generator, objective, train, Path(output), meta, resume=resume, progress=progress, log=log,
+               started=started)
 
 
 def style_layers(cfg: StyleConfig) -> tuple[str, ...]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 
@@ -21,6 +21,7 @@ from texnet.losses import (DEFAULT_TEXTURE_LAYERS, TextureStatisticLoss, build_t
                            total_variation)
 from texnet.modelfile import load_model_of_kind
 from texnet import presets
+from texnet import train as train_loop
 from texnet.train import History, TrainConfig, fit
 from texnet.device import resolve_device
 
@@ -57,10 +58,17 @@ def exemplar_loss(descriptor: VGGDescriptor, exemplar: torch.Tensor, kind: str, 
         loss = build_texture_loss(kind, descriptor(exemplar), layers, layer_weights, weighting,
                                   options).to(exemplar.device)
         if weighting == "floor":
-            crops = random_crops(exemplar[0], train_size or 256, 8, seed=0).to(exemplar.device)
-            values = loss.relative(descriptor(crops), torch.Generator().manual_seed(0))
-            loss.floor = {name: max(float(v.mean()), 1e-4) for name, v in values.items()}
+            loss.floor = crop_floor(descriptor, exemplar, loss, train_size or 256)
     return loss
+
+
+def crop_floor(descriptor: VGGDescriptor, exemplar: torch.Tensor, loss: TextureStatisticLoss,
+               size: int) -> dict[str, float]:
+    """What real size x size crops of the exemplar score on each layer: the 'floor' weighting's divisors."""
+    with torch.no_grad():
+        crops = random_crops(exemplar[0], size, 8, seed=0).to(exemplar.device)
+        values = loss.relative(descriptor(crops), torch.Generator().manual_seed(0))
+    return {name: max(float(v.mean()), 1e-4) for name, v in values.items()}
 
 
 def random_crops(image: torch.Tensor, size: int, n: int, seed: int = 0) -> torch.Tensor:
@@ -100,10 +108,22 @@ class TextureObjective:
     """Noise in, statistics loss against the exemplar out."""
 
     def __init__(self, descriptor: VGGDescriptor, terms: StatisticTerms, preview_size: int = 256,
-                 device: torch.device | str = "cpu"):
+                 device: torch.device | str = "cpu", exemplar: torch.Tensor | None = None):
         self.descriptor, self.terms, self.device = descriptor, terms, device
         self.preview_size = preview_size
         self.preview_noise: list[torch.Tensor] | None = None
+        self.exemplar = exemplar
+        self.floors: dict[int, dict[str, float]] = {}
+
+    def prepare(self, size: int) -> None:
+        """Training samples are `size` px from now on (a budget's next stage): the floor weighting compares each
+        layer with what real crops of that size score."""
+        loss = self.terms.loss
+        if loss.weighting != "floor" or self.exemplar is None:
+            return
+        if size not in self.floors:
+            self.floors[size] = crop_floor(self.descriptor, self.exemplar, loss, size)
+        loss.floor = self.floors[size]
 
     def inputs(self, generator: MultiScaleGenerator, batch_size: int, size: int, rng: torch.Generator):
         return generator.make_noise(batch_size, size, size, rng, self.device), None
@@ -130,20 +150,28 @@ def texture_objective(descriptor: VGGDescriptor, exemplar: torch.Tensor, cfg: Te
     loss = exemplar_loss(descriptor, exemplar, cfg.loss, cfg.layers, cfg.layer_weights, cfg.weighting, train_size,
                          cfg.loss_options)
     terms = StatisticTerms(loss, cfg.tv_weight, cfg.diversity, cfg.diversity_layer)
-    return TextureObjective(descriptor, terms, preview_size=preview_size, device=exemplar.device)
+    objective = TextureObjective(descriptor, terms, preview_size=preview_size, device=exemplar.device,
+                                 exemplar=exemplar)
+    if cfg.weighting == "floor" and train_size:
+        objective.floors[train_size] = loss.floor
+    return objective
 
 
 def train_texture(image: str, output: str | Path, train: TrainConfig | None = None,
                   cfg: TextureConfig | None = None, resume: bool = False, progress: bool = True,
                   log: Callable[[str], None] = print) -> tuple[Path, History]:
     """Train a texture generator on one exemplar and write it to `output`."""
+    started = train_loop.now()  # a budget counts from here: set-up is part of the user's minutes
     train = train or presets.TEXTURE["quick"].train
     cfg = cfg or presets.apply(TextureConfig(), presets.TEXTURE["quick"].settings, {})
     train.validate()
     check_texture_config(cfg, train)
     device = resolve_device(train.device)
-    check_training("texture", train.size, train.batch_size, str(device))
+    check_training_memory("texture", train, str(device))
     exemplar, exemplar_info = load_exemplar(image, cfg.exemplar_size)
+    largest = fitting_size(train, exemplar.shape[-2:], log)
+    if train.budget and cfg.generator.norm == "batch":  # stages change the batch: per-sample statistics throughout
+        cfg = replace(cfg, generator=replace(cfg.generator, norm="instance"))
     grey = is_grayscale(exemplar) if cfg.grayscale is None else cfg.grayscale
     gen_cfg = replace(cfg.generator, grayscale=grey)
     descriptor, descriptor_info = load_descriptor(cfg.descriptor, cfg.descriptor_layers(), cfg.pooling, device,
@@ -152,9 +180,10 @@ def train_texture(image: str, output: str | Path, train: TrainConfig | None = No
         f"{descriptor_info.precision}) from {descriptor_info.weights_file}")
     w, h = exemplar_info["used_size"]
     log(f"exemplar: {exemplar_info['file']} at {w}x{h} px{' (grey)' if grey else ''}; {cfg.loss} loss "
-        f"({cfg.weighting}); training samples {train.size}x{train.size}, batch {train.batch_size}, "
-        f"{train.iterations} iterations on {device}")
-    objective = texture_objective(descriptor, exemplar.to(device), cfg, train.size, preview_size=max(train.size, 256))
+        f"({cfg.weighting}); {describe_schedule(train, largest)} on {device}")
+    first = train.stages[0][0] if train.budget else train.size
+    objective = texture_objective(descriptor, exemplar.to(device), cfg, min(first, largest or first),
+                                  preview_size=max(train.largest_size(), 256))
     generator = MultiScaleGenerator(gen_cfg, seed=train.seed)
     meta = {
         "kind": "texture",
@@ -163,17 +192,43 @@ def train_texture(image: str, output: str | Path, train: TrainConfig | None = No
         "loss": {**objective.terms.loss.describe(), "tv_weight": cfg.tv_weight, "diversity": cfg.diversity,
                  "diversity_layer": cfg.diversity_layer},
     }
-    return fit(generator, objective, train, Path(output), meta, resume=resume, progress=progress, log=log)
+    return fit(generator, objective, train, Path(output), meta, resume=resume, progress=progress, log=log,
+               started=started, largest=largest)
 
 
 def check_texture_config(cfg: TextureConfig, train: TrainConfig) -> None:
     from texnet.errors import TexnetError
 
-    if cfg.diversity and train.batch_size < 2:
+    batches = [s[1] for s in train.stages] if train.budget else [train.batch_size]
+    if cfg.diversity and min(batches) < 2:
         raise TexnetError("--diversity needs --batch-size 2 or more (it compares samples within a batch)")
     if cfg.diversity < 0:
         raise TexnetError("--diversity must be at least 0")
-    check_scales(cfg.generator.scales, train.size)
+    check_scales(cfg.generator.scales, min(s[0] for s in train.stages) if train.budget else train.size)
+
+
+def check_training_memory(kind: str, train: TrainConfig, device: str) -> None:
+    """One clear error before any work when the largest training batch would not fit."""
+    for size, batch in ([(s[0], s[1]) for s in train.stages] if train.budget else [(train.size, train.batch_size)]):
+        check_training(kind, size, batch, device)
+
+
+def fitting_size(train: TrainConfig, shape: Sequence[int], log: Callable[[str], None]) -> int | None:
+    """The largest training size a budget's stages may use on this exemplar: samples larger than the exemplar's
+    shorter side hold nothing it has, so those stages train at that side (multiple of 16) instead."""
+    side = min(shape)
+    if not train.budget or train.largest_size() <= side:
+        return None
+    cap = max(32, side - side % 16)
+    log(f"the exemplar's shorter side is {side} px: training sizes above {cap} px are capped at {cap}")
+    return cap
+
+
+def describe_schedule(train: TrainConfig, largest: int | None = None) -> str:
+    if not train.budget:
+        return f"training samples {train.size}x{train.size}, batch {train.batch_size}, {train.iterations} iterations"
+    stages = ", then ".join(f"{min(s, largest or s)} px x{b}" for s, b, _ in train.stages)
+    return f"{train.minutes:g} minutes: {stages}"
 
 
 def load_texture_model(path: str | Path, device: str | torch.device = "cpu",

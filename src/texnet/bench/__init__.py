@@ -44,23 +44,28 @@ def markdown(result: dict[str, Any]) -> str:
 
 def _check(cfg: BenchConfig) -> None:
     from texnet import presets
+    from texnet.bench.cache import known_arm
     from texnet.errors import TexnetError
 
     unknown = [s for s in cfg.sections if s not in SECTIONS]
     if unknown:
         raise TexnetError(f"unknown bench section(s) {', '.join(unknown)}: use {', '.join(SECTIONS)}")
-    for preset in {*cfg.quality_presets, *cfg.style_presets, *cfg.preset_exemplars}:
-        if preset not in presets.TEXTURE or preset not in presets.STYLE:
-            raise TexnetError(f"unknown preset {preset!r}: use {', '.join(presets.TEXTURE)}")
+    wanted = [(p, "texture") for p in {*cfg.quality_presets, *cfg.preset_exemplars} if "quality" in cfg.sections]
+    wanted += [(p, "style") for p in cfg.style_presets if "style-quality" in cfg.sections]
+    for preset, kind in sorted(wanted):
+        if not known_arm(preset, kind):
+            table = presets.TEXTURE if kind == "texture" else presets.STYLE
+            hint = f"use {', '.join(table)}" + (", or NUMBERmin for a budget" if kind == "texture" else "")
+            raise TexnetError(f"unknown {kind} preset {preset!r}: {hint}")
+    labels = [label for label, _ in quality.exemplars(cfg, log=lambda *_: None)] if cfg.preset_exemplars else []
     for preset, names in cfg.preset_exemplars.items():
-        stray = [n for n in names if n not in cfg.quality_exemplars]
+        stray = [n for n in names if n not in labels]
         if stray:
             raise TexnetError(f"--presets {preset}=...: {', '.join(stray)} is not a quality exemplar "
-                              f"({', '.join(cfg.quality_exemplars)})")
+                              f"({', '.join(labels)})")
 
 
-def run(cfg: BenchConfig, out: str | Path, extra: list[str] | None = None,
-        log: Callable[[str], None] = print) -> dict[str, Any]:
+def run(cfg: BenchConfig, out: str | Path, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the configured sections; each lands in OUT/bench.json (other sections already there are kept)."""
     import torch
 
@@ -71,8 +76,6 @@ def run(cfg: BenchConfig, out: str | Path, extra: list[str] | None = None,
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    if extra:
-        cfg.quality_exemplars = tuple(cfg.quality_exemplars) + tuple(extra)
     _check(cfg)
     device = resolve_device(cfg.device)
     torch.manual_seed(0)

@@ -7,6 +7,7 @@ as FILE.recipe.json, so a rerun only trains or optimises what changed.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -67,12 +68,31 @@ def cached_image(path: Path, recipe: dict[str, Any], make: Callable[[], tuple[An
     return load_image(path), seconds
 
 
-def train_config(preset: str, kind: str, cfg: BenchConfig) -> tuple[TrainConfig, dict]:
-    """A preset's training as the bench runs it (no previews, on the bench's device), and its settings."""
+BUDGET_ARM = re.compile(r"(\d+(?:\.\d+)?)min")  # "5min": the standard preset's recipe on a 5-minute budget
+
+
+def arm(preset: str, kind: str) -> Any:
+    """The preset (texnet.presets.Preset) behind a bench arm: a preset's name, or NUMBERmin for a budget."""
     from texnet import presets
 
     table = presets.TEXTURE if kind == "texture" else presets.STYLE
-    chosen = table[preset]
+    match = BUDGET_ARM.fullmatch(preset)
+    if match:
+        base = table["standard"]
+        return presets.Preset(base.train.with_overrides(minutes=float(match.group(1))), base.settings,
+                              f"{match.group(1)} minutes")
+    return table[preset]
+
+
+def known_arm(preset: str, kind: str) -> bool:
+    from texnet import presets
+
+    return preset in (presets.TEXTURE if kind == "texture" else presets.STYLE) or bool(BUDGET_ARM.fullmatch(preset))
+
+
+def train_config(preset: str, kind: str, cfg: BenchConfig) -> tuple[TrainConfig, dict]:
+    """A preset's training as the bench runs it (no previews, on the bench's device), and its settings."""
+    chosen = arm(preset, kind)
     train = cfg.train_override or chosen.train
     return replace(train, preview_every=0, checkpoint_every=200, device=str(resolve_device(cfg.device))), \
         chosen.settings

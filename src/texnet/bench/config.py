@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from texnet.presets import TrainConfig
 
 SECTIONS = ("speed", "quality", "style", "style-quality", "inference")
+# scikit-image's exemplars (in the wheel); "dev" adds every texture of the development images (../shared/images)
+SKIMAGE_EXEMPLARS = ("brick", "gravel", "grass", "ihc", "hubble-crop", "coins-half")
+DEV_TEXTURES = "dev"
 
 
 @dataclass
@@ -20,7 +23,7 @@ class BenchConfig:
     repeats: int = 5
     batch: int = 16
     # quality
-    quality_exemplars: tuple[str, ...] = ("brick", "gravel", "grass", "ihc", "hubble-crop", "coins-half")
+    quality_exemplars: tuple[str, ...] = (*SKIMAGE_EXEMPLARS, DEV_TEXTURES)
     quality_presets: tuple[str, ...] = ("quick", "standard")
     # presets named here run only on the listed exemplars (training `standard` everywhere takes hours)
     preset_exemplars: dict[str, tuple[str, ...]] = field(default_factory=dict)

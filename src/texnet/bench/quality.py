@@ -3,14 +3,16 @@ optimisation result (the reference), with a contact sheet per exemplar and one g
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from texnet.bench.cache import Log, cached_image, texture_model, texture_record
-from texnet.bench.config import BenchConfig
+from texnet.bench.cache import BUDGET_ARM, Log, cached_image, texture_model
+from texnet.bench.config import DEV_TEXTURES, BenchConfig
+from texnet.bench.harness import dev_images
 from texnet.bench.report import fmt
 from texnet.device import resolve_device
 from texnet.files import atomic_path
@@ -18,7 +20,40 @@ from texnet.files import atomic_path
 TITLE = "Texture quality"
 
 
-def measure_one(name: str, cfg: BenchConfig, out: Path, log: Log) -> dict[str, Any]:
+def exemplars(cfg: BenchConfig, log: Log) -> list[tuple[str, str]]:
+    """(label, image) for every quality exemplar: scikit-image names and files as given, "dev" as every texture
+    of the development images, a development texture also by its stem (dcor-texture12)."""
+    from texnet.images import IMAGE_SUFFIXES
+
+    root = dev_images(cfg.dev_images, need=("textures",))
+    dev = {p.stem: p for p in sorted((root / "textures").iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES} if root \
+        else {}
+    found: list[tuple[str, str]] = []
+    for name in cfg.quality_exemplars:
+        if name == DEV_TEXTURES:
+            if not dev:
+                log("[quality] no development textures (set TEXNET_DEV_IMAGES to a folder with textures/): "
+                    "scikit-image's exemplars only")
+            found += [(stem, str(path)) for stem, path in dev.items()]
+        elif name in dev:
+            found.append((name, str(dev[name])))
+        else:
+            found.append((Path(name).stem if Path(name).is_file() else name, name))
+    return list(dict.fromkeys(found))
+
+
+def reference_recipe(info: dict, size: int, ocfg: Any, loss: str) -> dict[str, Any]:
+    """What an optimisation reference depends on, and nothing else: the committed references stay valid while
+    texnet's configs grow new fields."""
+    from texnet import weights
+    from texnet.losses import DEFAULT_TEXTURE_LAYERS
+
+    return {"exemplar": info, "size": size, "optimize": asdict(ocfg), "loss": loss, "precision": "fp32",
+            "descriptor": weights.resolve("auto")[0].name, "pooling": "avg", "weighting": "relative",
+            "layers": list(DEFAULT_TEXTURE_LAYERS)}
+
+
+def measure_one(label: str, name: str, cfg: BenchConfig, out: Path, log: Log) -> dict[str, Any]:
     """Samples of each preset, the optimisation results and real crops, measured against the exemplar."""
     from texnet.descriptor import load_descriptor
     from texnet.images import load_exemplar
@@ -33,9 +68,9 @@ def measure_one(name: str, cfg: BenchConfig, out: Path, log: Log) -> dict[str, A
     descriptor, _ = load_descriptor("auto", DEFAULT_TEXTURE_LAYERS, "avg", device, "fp32")
     meter = QualityMeter(descriptor, exemplar.to(device))
     crops = exemplar_crops(exemplar[0], q)
-    row: dict[str, Any] = {"exemplar": name, "exemplar_size": info["used_size"], "size": q,
+    row: dict[str, Any] = {"exemplar": label, "exemplar_size": info["used_size"], "size": q,
                            "crops": meter.summary(crops) if crops is not None else None, "opt": {}, "presets": {}}
-    stem = Path(name).stem
+    stem = label
     opt_images = {}
     for loss in cfg.opt_losses:
         ocfg = OptimizeConfig(iterations=cfg.opt_iterations, device=str(device))
@@ -45,14 +80,14 @@ def measure_one(name: str, cfg: BenchConfig, out: Path, log: Log) -> dict[str, A
             image, trace = optimize_texture(name, q, q, ocfg, tcfg, progress=False, log=lambda *a: None)
             return image, trace.seconds[-1]
 
-        recipe = {"exemplar": info, "size": q, "optimize": asdict(ocfg), "texture": texture_record(tcfg)}
-        opt_images[loss], seconds = cached_image(out / "quality" / f"{stem}_opt_{loss}.png", recipe, make,
-                                                 f"{name}, optimisation ({loss})", log)
+        opt_images[loss], seconds = cached_image(out / "quality" / f"{stem}_opt_{loss}.png",
+                                                 reference_recipe(info, q, ocfg, loss), make,
+                                                 f"{label}, optimisation ({loss})", log)
         row["opt"][loss] = {**meter.summary(opt_images[loss][None]), "seconds": seconds}
     reference = row["opt"].get("gram") or next(iter(row["opt"].values()))
     sheets = {}
     for preset in cfg.quality_presets:
-        if name not in cfg.preset_exemplars.get(preset, (name,)):
+        if label not in cfg.preset_exemplars.get(preset, (label,)):
             continue
         model = texture_model(name, preset, cfg, out, log)
         generator, meta = load_texture_model(model, device, inference=True)
@@ -76,9 +111,49 @@ def measure_one(name: str, cfg: BenchConfig, out: Path, log: Log) -> dict[str, A
 
 
 def measure(cfg: BenchConfig, out: Path, log: Log) -> list[dict[str, Any]]:
-    rows = [measure_one(name, cfg, out, log) for name in cfg.quality_exemplars]
+    rows = [measure_one(label, name, cfg, out, log) for label, name in exemplars(cfg, log)]
     grid(rows, ["exemplar crop", *cfg.quality_presets, "optimisation"], out / "quality" / "grid.jpg")
+    budgets = [p for p in cfg.quality_presets if BUDGET_ARM.fullmatch(p)]
+    if len(budgets) >= 2:
+        minutes_chart(rows, budgets, out / "quality" / "minutes.png")
     return rows
+
+
+def summary(rows: list[dict[str, Any]], presets: list[str]) -> dict[str, dict[str, Any]]:
+    """Per preset over the exemplars it ran on: the median and worst distance over the optimisation's, the 3
+    worst exemplars, and the same for real crops (the floor)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in ["crops", *presets]:
+        pairs = [(r["exemplar"], (r["crops"]["swd"] if name == "crops" else r["presets"][name]["swd"])
+                  / r["opt"]["gram"]["swd"]) for r in rows
+                 if "gram" in r["opt"] and (r["crops"] if name == "crops" else name in r["presets"])]
+        if not pairs:
+            continue
+        ratios_ = sorted(v for _, v in pairs)
+        out[name] = {"median": statistics.median(ratios_), "worst": ratios_[-1], "count": len(pairs),
+                     "worst_three": sorted(pairs, key=lambda p: -p[1])[:3]}
+    return out
+
+
+def minutes_chart(rows: list[dict[str, Any]], budgets: list[str], path: Path) -> None:
+    """Quality against minutes of training: the median and worst distance over the optimisation's, with the
+    optimisation's own median time marked."""
+    from texnet import plots
+
+    stats = summary(rows, budgets)
+    minutes = [float(BUDGET_ARM.fullmatch(b).group(1)) for b in budgets if b in stats]
+    fig, (ax,) = plots.subplots(1, width=6)
+    ax.plot(minutes, [stats[b]["median"] for b in budgets if b in stats], "o-", label="median over exemplars")
+    ax.plot(minutes, [stats[b]["worst"] for b in budgets if b in stats], "s--", label="worst exemplar")
+    if "crops" in stats:
+        ax.axhline(stats["crops"]["median"], color="grey", linestyle=":", label="real crops (median)")
+    opt = [r["opt"]["gram"]["seconds"] / 60 for r in rows if "gram" in r["opt"]]
+    if opt:
+        ax.axvline(statistics.median(opt), color="red", linestyle=":",
+                   label=f"optimisation of one image ({statistics.median(opt):.1f} min)")
+    ax.axhline(1.0, color="black", linewidth=0.5)
+    plots.log_axes(ax, "minutes of training", "distance / optimisation's", f"{len(rows)} exemplars", logx=True)
+    plots.save(fig, path)
 
 
 def grid(rows: list[dict[str, Any]], labels: list[str], path: Path) -> None:
@@ -119,6 +194,14 @@ def markdown(section: dict[str, Any]) -> list[str]:
                     " / ".join([fmt(crops.get("diversity"), missing="-")]
                                + [fmt(p.get("diversity"), missing="-") for p in ps])])
         lines.append("| " + " | ".join(cells) + " |")
+    stats = summary(section["data"], list(presets))
+    if stats:
+        lines += ["", f"Over the exemplars, distance / the Gram optimisation's ({len(section['data'])} exemplars):", "",
+                  "| | median | worst | 3 worst |", "|---|---|---|---|"]
+        for name, st in stats.items():
+            worst = ", ".join(f"{e} {fmt(v)}" for e, v in st["worst_three"])
+            label = "real crops (the floor)" if name == "crops" else name
+            lines.append(f"| {label} | {fmt(st['median'])} | {fmt(st['worst'])} | {worst} |")
     lines += ["", "crops = real non-overlapping crops of the exemplar (what a perfect generator would score); "
               "opt = optimisation (L-BFGS from noise, "
               f"{c['opt_iterations']} evaluations) with the Gram loss (Gatys et al.)"
