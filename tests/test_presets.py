@@ -17,7 +17,7 @@ def test_quick_texture_preset_uses_the_measured_loss_and_options_override_it():
     assert presets.apply(TextureConfig(), quick.settings, {}).loss == "swd"
     cfg = presets.apply(TextureConfig(), quick.settings, {"loss": "gram", "weighting": None,
                                                           "generator": {"channels": 16, "norm": None}})
-    assert cfg.loss == "gram" and cfg.weighting == "relative"
+    assert cfg.loss == "gram" and cfg.weighting == "floor"  # given: gram; not given: the preset's floor
     assert cfg.generator.channels == 16 and cfg.generator.norm == "instance"  # the preset's norm stays
     train = quick.train.with_overrides(iterations=7, size=None)
     assert train.iterations == 7 and not train.budget and train.size == quick.train.stages[-1][0]
