@@ -35,3 +35,31 @@ def test_nearest_rows_is_the_row_map_of_nearest_upsampling():
     grid = torch.arange(7, dtype=torch.float32).view(1, 1, 7, 1)
     for out in (7, 14, 15, 3):
         assert torch.equal(upsample_nearest(grid, (out, 1)).view(-1).long(), nearest_rows(out, 7))
+
+
+def test_the_training_pad_gives_f_pads_values_and_gradients():
+    from texnet.layers import _CircularPad
+
+    for shape, p in (((2, 3, 5, 7), 1), ((1, 4, 3, 3), 2), ((2, 2, 8, 6), 1)):
+        x = torch.randn(*shape, requires_grad=True)
+        ours, theirs = _CircularPad.apply(x, p), torch.nn.functional.pad(x, (p,) * 4, mode="circular")
+        assert torch.equal(ours, theirs)
+        weights = torch.randn(ours.shape)
+        g1, = torch.autograd.grad((ours * weights).sum(), x)
+        g2, = torch.autograd.grad((theirs * weights).sum(), x)
+        assert torch.allclose(g1, g2, atol=1e-6)
+
+
+def test_a_circular_conv_trains_as_nn_conv2d():
+    from texnet.layers import Conv2d
+
+    torch.manual_seed(0)
+    ours = Conv2d(4, 5, 3, padding=1, padding_mode="circular")
+    theirs = torch.nn.Conv2d(4, 5, 3, padding=1, padding_mode="circular")
+    theirs.load_state_dict(ours.state_dict())
+    x = torch.randn(2, 4, 9, 6, requires_grad=True)
+    a, b = ours(x), theirs(x)
+    assert torch.allclose(a, b, atol=1e-6)
+    ga = torch.autograd.grad(a.square().sum(), [x, ours.weight])
+    gb = torch.autograd.grad(b.square().sum(), [x, theirs.weight])
+    assert all(torch.allclose(u, v, atol=1e-4) for u, v in zip(ga, gb))

@@ -134,3 +134,33 @@ def test_swd_quantile_target_and_more_projections():
     # the interpolated quantiles of a sorted row
     from texnet.losses import _quantiles
     assert torch.allclose(_quantiles(torch.tensor([[0.0, 1.0, 2.0, 3.0]]), 2), torch.tensor([[0.5, 2.5]]))
+
+
+def test_sorting_on_the_cpu_gives_torch_sorts_values_and_gradients():
+    from texnet.losses import sorted_last
+
+    x = torch.randn(2, 7, 300, requires_grad=True)
+    ours, theirs = sorted_last(x), x.sort(dim=-1).values
+    assert torch.equal(ours, theirs)
+    weights = torch.randn(300)
+    g1, = torch.autograd.grad((ours * weights).sum(), x)
+    g2, = torch.autograd.grad((theirs * weights).sum(), x)
+    assert torch.equal(g1, g2)
+    with torch.no_grad():
+        assert torch.equal(sorted_last(x), theirs)
+
+
+def test_swd_takes_a_window_of_a_large_target_and_the_quantiles_of_a_small_one():
+    from texnet.losses import SlicedWassersteinLoss
+
+    big = {"relu1_1": torch.randn(1, 4, 40, 40)}
+    small = {"relu1_1": torch.randn(1, 4, 10, 10)}
+    sample = {"relu1_1": torch.randn(2, 4, 20, 20)}
+    for exemplar in (big, small):
+        loss = SlicedWassersteinLoss(exemplar, ["relu1_1"], weighting="paper")
+        value = loss.raw("relu1_1", sample, torch.Generator().manual_seed(0))
+        assert value.shape == (2,) and torch.isfinite(value).all() and (value > 0).all()
+        # the exemplar against itself: near zero, far below a different distribution
+        same = loss.raw("relu1_1", exemplar, torch.Generator().manual_seed(1))
+        shifted = loss.raw("relu1_1", {"relu1_1": exemplar["relu1_1"] + 1.0}, torch.Generator().manual_seed(1))
+        assert float(same) < 0.1 * float(shifted)

@@ -17,7 +17,8 @@ import torch.nn.functional as F
 class InstanceNorm(nn.InstanceNorm2d):
     """Instance norm whose statistics can be recorded, frozen or supplied from outside.
 
-    Per-tile statistics would give each tile of a large photo its own contrast; with
+    In training (gradients on) it is F.instance_norm. Per-tile statistics would give each tile of a large photo
+    its own contrast; with
     `frozen` set (see texnet.inference.record_statistics and use_statistics) every tile is
     normalised alike. `blend` serves the ONNX export: the graph computes its own statistics,
     reports them, and uses weight * supplied + (1 - weight) * computed, so one graph does both
@@ -31,6 +32,10 @@ class InstanceNorm(nn.InstanceNorm2d):
         self.blend: tuple[torch.Tensor, torch.Tensor, torch.Tensor, list] | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled() and self.frozen is None and not self.record and self.blend is None \
+                and x.shape[-1] * x.shape[-2] > 1 and not torch.onnx.is_in_onnx_export():
+            # training: PyTorch's fused kernels (forward and backward), the same function up to rounding
+            return F.instance_norm(x, weight=self.weight, bias=self.bias, eps=self.eps)
         if self.frozen is not None:
             mean, var = self.frozen
         else:
@@ -67,13 +72,54 @@ def make_activation(kind: str) -> nn.Module:
     raise ValueError(f"activation must be 'leaky' or 'relu', not {kind!r}")
 
 
+class _CircularPad(torch.autograd.Function):
+    """Circular padding by p on H and W with a backward of a few slice additions: PyTorch's own (F.pad) takes
+    several times as long, which made padding a third of a texture generator's training pass."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, p: int) -> torch.Tensor:
+        ctx.p = p
+        h, w = x.shape[-2:]
+        out = x.new_empty(*x.shape[:-2], h + 2 * p, w + 2 * p)
+        out[..., p:p + h, p:p + w] = x
+        out[..., p:p + h, :p] = x[..., w - p:]
+        out[..., p:p + h, p + w:] = x[..., :p]
+        out[..., :p, :] = out[..., h:h + p, :]
+        out[..., p + h:, :] = out[..., p:2 * p, :]
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        p = ctx.p
+        h, w = grad.shape[-2] - 2 * p, grad.shape[-1] - 2 * p
+        rows = grad[..., p:p + h, :].clone()
+        rows[..., h - p:, :] += grad[..., :p, :]
+        rows[..., :p, :] += grad[..., p + h:, :]
+        out = rows[..., p:p + w].clone()
+        out[..., w - p:] += rows[..., :p]
+        out[..., :p] += rows[..., p + w:]
+        return out, None
+
+
+class Conv2d(nn.Conv2d):
+    """nn.Conv2d whose circular padding runs as _CircularPad (the same values; ONNX export traces F.pad)."""
+
+    def _conv_forward(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        p = self.padding[0]
+        if self.padding_mode != "circular" or self.padding != (p, p) or torch.onnx.is_in_onnx_export() \
+                or p > min(x.shape[-2:]):
+            return super()._conv_forward(x, weight, bias)
+        x = _CircularPad.apply(x, p) if p else x
+        return F.conv2d(x, weight, bias, self.stride, 0, self.dilation, self.groups)
+
+
 def conv_block(in_ch: int, out_ch: int, kernels: Sequence[int], norm: str, activation: str,
                padding: str) -> nn.Sequential:
     """Convolutions of the given kernel sizes (stride 1, padded `padding`-wise), each followed by norm and
     non-linearity: the paper's block is 3x3, 3x3, 1x1."""
     layers: list[nn.Module] = []
     for k in kernels:
-        layers += [nn.Conv2d(in_ch, out_ch, k, padding=k // 2, padding_mode=padding),
+        layers += [Conv2d(in_ch, out_ch, k, padding=k // 2, padding_mode=padding),
                    make_norm(norm, out_ch), make_activation(activation)]
         in_ch = out_ch
     return nn.Sequential(*layers)
@@ -136,5 +182,5 @@ def circular_padded(x: torch.Tensor, top: int, bottom: int, left: int, right: in
     return buf.copy_(x.index_select(2, rows).index_select(3, cols))
 
 
-__all__ = ["InstanceNorm", "make_norm", "make_activation", "conv_block", "upsample_nearest", "nearest_rows",
+__all__ = ["InstanceNorm", "Conv2d", "make_norm", "make_activation", "conv_block", "upsample_nearest", "nearest_rows",
            "CircularPad", "circular_padded", "wrap_edges"]

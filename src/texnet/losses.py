@@ -21,8 +21,10 @@ more than real texture gives.
 
 from __future__ import annotations
 
+import functools
 from typing import Mapping, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -129,9 +131,10 @@ class SlicedWassersteinLoss(TextureStatisticLoss):
 
     The feature vectors of all positions are projected onto as many random unit directions
     as there are channels, drawn afresh at every call; both projected sets are sorted, and
-    the loss is the mean squared difference of the sorted values. The exemplar's vectors
-    are resampled (random positions, with replacement) to the sample's count, which also
-    handles exemplars and samples of different sizes. Matching sorted projections matches
+    the loss is the mean squared difference of the sorted values. The exemplar's vectors,
+    kept in random order, give a random window of the sample's count (or, when there are
+    fewer of them, their quantiles at the sample's count), which also handles exemplars and
+    samples of different sizes. Matching sorted projections matches
     the whole feature distribution, not only its second moments.
     """
 
@@ -149,10 +152,10 @@ class SlicedWassersteinLoss(TextureStatisticLoss):
         for name in self.layers:
             f = exemplar[name][0].detach().float()
             flat = f.reshape(f.shape[0], -1)
-            if flat.shape[1] > MAX_TARGET_POSITIONS:  # a fixed random subset: memory stays bounded for big exemplars
-                idx = torch.randperm(flat.shape[1], generator=keep)[:MAX_TARGET_POSITIONS].to(flat.device)
-                flat = flat[:, idx]
-            self.register_buffer(f"target_{name}", flat.contiguous())
+            # in random order (and at most MAX_TARGET_POSITIONS of them: memory stays bounded for big exemplars),
+            # so that any window of them is a random sample
+            idx = torch.randperm(flat.shape[1], generator=keep)[:MAX_TARGET_POSITIONS].to(flat.device)
+            self.register_buffer(f"target_{name}", flat[:, idx].contiguous())
             # expected squared projection of a target vector on a random unit direction
             self._energy[name] = float((flat**2).sum(dim=0).mean().clamp_min(1e-12) / flat.shape[0])
 
@@ -167,16 +170,39 @@ class SlicedWassersteinLoss(TextureStatisticLoss):
         target = getattr(self, f"target_{name}")
         directions = torch.randn(max(1, round(c * self.projections)), c, generator=rng).to(x.device)
         directions = directions / directions.norm(dim=1, keepdim=True)
-        projected_x = torch.matmul(directions, x.reshape(b, c, n)).sort(dim=2).values
-        if self.quantiles:
-            projected_y = _quantiles((directions @ target).sort(dim=1).values, n)
-        else:
-            picks = torch.randint(target.shape[1], (n,), generator=rng).to(x.device)
-            projected_y = (directions @ target[:, picks]).sort(dim=1).values
+        projected_x = sorted_last(torch.matmul(directions, x.reshape(b, c, n)))
+        with torch.no_grad():
+            m = target.shape[1]
+            if self.quantiles or m <= n:  # the target's exact quantiles (a target with fewer vectors than the sample)
+                projected_y = _quantiles(sorted_last(directions @ target), n)
+            else:  # a random window of the shuffled target: a sample without replacement, and no gather
+                start = int(torch.randint(m - n + 1, (1,), generator=rng))
+                projected_y = sorted_last(directions @ target[:, start:start + n])
         return ((projected_x - projected_y) ** 2).mean(dim=(1, 2))
 
     def describe(self) -> dict:
         return {**super().describe(), "projections": self.projections, "quantiles": self.quantiles}
+
+
+@functools.lru_cache(maxsize=1)
+def _numpy_sorts_fast() -> bool:
+    """NumPy sorts float32 with x86-simd-sort where the CPU has AVX2 (or AVX-512): there it finds the order several
+    times faster than torch.sort (docs/performance.md); without AVX2 the two are alike."""
+    features = getattr(getattr(np, "_core", None), "_multiarray_umath", None)
+    return bool(getattr(features, "__cpu_features__", {}).get("AVX2", True))
+
+
+def sorted_last(x: torch.Tensor) -> torch.Tensor:
+    """x sorted along its last dimension, differentiable. On the CPU NumPy finds the order and torch gathers the
+    values, so the gradient flows as through torch.sort (the same values; among equal values the order may
+    differ, which changes nothing)."""
+    if x.device.type != "cpu" or x.dtype != torch.float32 or not _numpy_sorts_fast():
+        return x.sort(dim=-1).values
+    flat = x.detach().reshape(-1, x.shape[-1]).numpy()
+    if not x.requires_grad:
+        return torch.from_numpy(np.sort(flat, axis=-1)).view(x.shape)
+    order = torch.from_numpy(np.argsort(flat, axis=-1)).view(x.shape)
+    return x.gather(-1, order)
 
 
 def _quantiles(sorted_values: torch.Tensor, n: int) -> torch.Tensor:
