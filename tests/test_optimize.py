@@ -75,3 +75,18 @@ def test_unknown_optimizer_is_an_error():
     with pytest.raises(TexnetError, match="unknown optimizer"):
         optimize_pixels(lambda x: {"total": x.sum()}, torch.rand(1, 3, 4, 4), OptimizeConfig(optimizer="sgd"),
                         progress=False)
+
+
+def test_a_step_into_non_finite_loss_is_undone_and_the_run_goes_on():
+    """L-BFGS steps unclamped within its inner iterations; where the loss there is not finite (a texture's Gram
+    of pixels far outside [0, 1]), the run goes back to the last finite iterate with a smaller step."""
+    target = torch.full((1, 3, 4, 4), 0.25)
+
+    def loss(x):
+        value = ((x - target) ** 2).sum()
+        return {"total": value if float(x.detach().abs().max()) < 3 else value * float("nan")}
+
+    x, trace = optimize_pixels(loss, torch.full((1, 3, 4, 4), 0.9), OptimizeConfig(iterations=60, lr=40.0),
+                               progress=False)
+    assert torch.isfinite(x).all() and all(v == v for v in trace.losses)
+    assert len(trace.losses) == 60  # it went on to the end, not stuck on NaN

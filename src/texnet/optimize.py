@@ -59,12 +59,19 @@ def optimize_pixels(loss_fn: LossFn, init: torch.Tensor, cfg: OptimizeConfig, pr
     trace = Trace([], [])
     bar = tqdm(total=cfg.iterations, disable=not progress, unit="it", dynamic_ncols=True)
     start = time.perf_counter()
+    finite = {"x": x.detach().clone(), "diverged": False}  # the last iterate with a finite loss
 
     def evaluate() -> torch.Tensor:
         loss = loss_fn(x)["total"]
         x.grad = None
         loss.backward()
-        trace.losses.append(float(loss.detach()))
+        value = float(loss.detach())
+        if value != value or abs(value) == float("inf"):
+            finite["diverged"] = True
+            value = trace.losses[-1] if trace.losses else value
+        else:
+            finite["x"] = x.detach().clone()
+        trace.losses.append(value)
         trace.seconds.append(time.perf_counter() - start)
         bar.update(1)
         bar.set_postfix(loss=f"{trace.losses[-1]:.4g}")
@@ -74,14 +81,30 @@ def optimize_pixels(loss_fn: LossFn, init: torch.Tensor, cfg: OptimizeConfig, pr
         return len(trace.losses) >= cfg.iterations or (stop_below is not None and trace.losses
                                                       and trace.losses[-1] <= stop_below)
 
+    def recover(lr: float) -> float:
+        """After a non-finite loss (L-BFGS stepped far outside [0, 1]): back to the last finite iterate, with a
+        fresh optimiser at half the step size."""
+        with torch.no_grad():
+            x.copy_(finite["x"])
+        finite["diverged"] = False
+        return lr / 2
+
     if cfg.optimizer == "lbfgs":
-        opt = torch.optim.LBFGS([x], lr=cfg.lr or 1.0, max_iter=20, history_size=20,
-                                tolerance_grad=0, tolerance_change=0, line_search_fn=None)
+        lr = cfg.lr or 1.0
+
+        def make() -> torch.optim.LBFGS:
+            return torch.optim.LBFGS([x], lr=lr, max_iter=20, history_size=20, tolerance_grad=0,
+                                     tolerance_change=0, line_search_fn=None)
+
+        opt = make()
         while not done():
             remaining = cfg.iterations - len(trace.losses)
             opt.param_groups[0].update(max_iter=min(20, remaining), max_eval=remaining)
             before = len(trace.losses)
             opt.step(evaluate)
+            if finite["diverged"] or not torch.isfinite(x).all():
+                lr = recover(lr)
+                opt = make()
             with torch.no_grad():
                 x.clamp_(0, 1)
             if len(trace.losses) == before:
@@ -91,6 +114,8 @@ def optimize_pixels(loss_fn: LossFn, init: torch.Tensor, cfg: OptimizeConfig, pr
         while not done():
             evaluate()
             opt.step()
+            if finite["diverged"] or not torch.isfinite(x).all():
+                recover(cfg.lr or 0.02)
             with torch.no_grad():
                 x.clamp_(0, 1)
     bar.close()

@@ -4,7 +4,7 @@ optimisation result (the reference), with a contact sheet per exemplar and one g
 from __future__ import annotations
 
 import statistics
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,14 +53,31 @@ def reference_recipe(info: dict, size: int, ocfg: Any, loss: str) -> dict[str, A
             "layers": list(DEFAULT_TEXTURE_LAYERS)}
 
 
-def measure_one(label: str, name: str, cfg: BenchConfig, out: Path, log: Log) -> dict[str, Any]:
-    """Samples of each preset, the optimisation results and real crops, measured against the exemplar."""
+@dataclass
+class Reference:
+    """An exemplar as the quality section measures it: the meter, the measuring size, real crops (the floor) and
+    the optimisation results (cached per recipe), with their metrics."""
+
+    label: str
+    name: str
+    image: torch.Tensor
+    info: dict[str, Any]
+    size: int
+    meter: Any
+    crops: torch.Tensor | None
+    crop_metrics: dict[str, float] | None
+    opt_images: dict[str, torch.Tensor]
+    opt_metrics: dict[str, dict[str, float]]
+
+
+def reference(label: str, name: str, cfg: BenchConfig, out: Path, log: Log) -> Reference:
+    """The measuring kit for one exemplar (texnet.quality; the optimisation runs once per recipe)."""
     from texnet.descriptor import load_descriptor
     from texnet.images import load_exemplar
     from texnet.losses import DEFAULT_TEXTURE_LAYERS
     from texnet.optimize import OptimizeConfig, optimize_texture
-    from texnet.quality import QualityMeter, contact_sheet, exemplar_crops, measuring_size, ratios
-    from texnet.texture import TextureConfig, load_texture_model
+    from texnet.quality import QualityMeter, exemplar_crops, measuring_size
+    from texnet.texture import TextureConfig
 
     device = resolve_device(cfg.device)
     exemplar, info = load_exemplar(name)
@@ -68,10 +85,7 @@ def measure_one(label: str, name: str, cfg: BenchConfig, out: Path, log: Log) ->
     descriptor, _ = load_descriptor("auto", DEFAULT_TEXTURE_LAYERS, "avg", device, "fp32")
     meter = QualityMeter(descriptor, exemplar.to(device))
     crops = exemplar_crops(exemplar[0], q)
-    row: dict[str, Any] = {"exemplar": label, "exemplar_size": info["used_size"], "size": q,
-                           "crops": meter.summary(crops) if crops is not None else None, "opt": {}, "presets": {}}
-    stem = label
-    opt_images = {}
+    images, metrics = {}, {}
     for loss in cfg.opt_losses:
         ocfg = OptimizeConfig(iterations=cfg.opt_iterations, device=str(device))
         tcfg = TextureConfig(loss=loss, precision="fp32")
@@ -80,11 +94,26 @@ def measure_one(label: str, name: str, cfg: BenchConfig, out: Path, log: Log) ->
             image, trace = optimize_texture(name, q, q, ocfg, tcfg, progress=False, log=lambda *a: None)
             return image, trace.seconds[-1]
 
-        opt_images[loss], seconds = cached_image(out / "quality" / f"{stem}_opt_{loss}.png",
-                                                 reference_recipe(info, q, ocfg, loss), make,
-                                                 f"{label}, optimisation ({loss})", log)
-        row["opt"][loss] = {**meter.summary(opt_images[loss][None]), "seconds": seconds}
-    reference = row["opt"].get("gram") or next(iter(row["opt"].values()))
+        images[loss], seconds = cached_image(out / "quality" / f"{label}_opt_{loss}.png",
+                                             reference_recipe(info, q, ocfg, loss), make,
+                                             f"{label}, optimisation ({loss})", log)
+        metrics[loss] = {**meter.summary(images[loss][None]), "seconds": seconds}
+    return Reference(label, name, exemplar, info, q, meter, crops, meter.summary(crops) if crops is not None else None,
+                     images, metrics)
+
+
+def measure_one(label: str, name: str, cfg: BenchConfig, out: Path, log: Log) -> dict[str, Any]:
+    """Samples of each preset, the optimisation results and real crops, measured against the exemplar."""
+    from texnet.quality import contact_sheet, ratios
+    from texnet.texture import load_texture_model
+
+    device = resolve_device(cfg.device)
+    ref = reference(label, name, cfg, out, log)
+    q, meter, crops, exemplar = ref.size, ref.meter, ref.crops, ref.image
+    row: dict[str, Any] = {"exemplar": label, "exemplar_size": ref.info["used_size"], "size": q,
+                           "crops": ref.crop_metrics, "opt": ref.opt_metrics, "presets": {}}
+    opt_images = ref.opt_images
+    reference_metrics = row["opt"].get("gram") or next(iter(row["opt"].values()))
     sheets = {}
     for preset in cfg.quality_presets:
         if label not in cfg.preset_exemplars.get(preset, (label,)):
@@ -93,16 +122,16 @@ def measure_one(label: str, name: str, cfg: BenchConfig, out: Path, log: Log) ->
         generator, meta = load_texture_model(model, device, inference=True)
         samples = torch.cat([generator.sample(q, q, seed=s) for s in range(1, cfg.quality_seeds + 1)]).cpu()
         metrics = meter.summary(samples)
-        row["presets"][preset] = {**metrics, **ratios(metrics, reference),
+        row["presets"][preset] = {**metrics, **ratios(metrics, reference_metrics),
                                   "train_seconds": meta["training"]["seconds"],
                                   "swd_vs_opt_swd": metrics["swd"] / row["opt"]["swd"]["swd"] if "swd" in row["opt"] else None}
         sheets[preset] = samples
     floor = crops[0] if crops is not None else exemplar[0, :, :q, :q]
-    best = list(sheets)[-1] if sheets else None  # the last preset run on this exemplar, if any
-    samples = [(f"{best} seed {i + 1}", x) for i, x in enumerate(sheets[best])] if best else []
-    sheet = contact_sheet([("exemplar crop", floor)] + samples
+    sheet = contact_sheet([("exemplar crop", floor)]
+                          + [(f"{p} seed 1", sheets[p][0]) for p in sheets]
+                          + [(f"{p} seed 2", sheets[p][1]) for p in list(sheets)[-1:] if len(sheets[p]) > 1]
                           + [(f"optimisation ({loss})", img) for loss, img in opt_images.items()])
-    with atomic_path(out / "quality" / f"{stem}_sheet.jpg") as tmp:
+    with atomic_path(out / "quality" / f"{label}_sheet.jpg") as tmp:
         sheet.save(tmp, format="JPEG", quality=90)
     blank = torch.ones_like(floor)  # a preset not run on this exemplar: a white tile keeps the grid's columns
     row["grid"] = ([floor] + [sheets[p][0] if p in sheets else blank for p in cfg.quality_presets]
