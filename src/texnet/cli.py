@@ -107,8 +107,11 @@ def cmd_train_texture(args: argparse.Namespace) -> None:
         generator=dict(scales=args.scales, channels=args.channels, norm=args.norm)))
     if args.grayscale == "auto":
         cfg.grayscale = None
-    train_texture(args.image, args.output, _train_config(args, preset), cfg, resume=args.resume,
-                  progress=not args.quiet)
+    train = _train_config(args, preset)
+    if _several(args.image, args.output, args.ray):
+        _train_many("texture", args, train, cfg)
+        return
+    train_texture(args.image[0], args.output, train, cfg, resume=args.resume, progress=not args.quiet)
 
 
 def cmd_train_style(args: argparse.Namespace) -> None:
@@ -119,19 +122,60 @@ def cmd_train_style(args: argparse.Namespace) -> None:
     cfg = presets.apply(StyleConfig(), preset.settings, dict(
         **_loss_settings(args), content_weight=args.content_weight, style_size=args.style_size,
         generator=dict(scales=args.scales, norm=args.norm)))
-    train_style(args.style, args.output, args.content, _train_config(args, preset), cfg, resume=args.resume,
-                progress=not args.quiet)
+    train = _train_config(args, preset)
+    if _several(args.style, args.output, args.ray):
+        _train_many("style", args, train, cfg)
+        return
+    train_style(args.style[0], args.output, args.content, train, cfg, resume=args.resume, progress=not args.quiet)
+
+
+def _several(images: list[str], output: str, ray: str | None) -> bool:
+    """A folder of models, unless one image file (or sample name) goes to one model file."""
+    if len(images) != 1 or Path(images[0]).is_dir() or any(c in images[0] for c in "*?["):
+        return True
+    if ray is not None and str(output).endswith(".texnet"):
+        print("one exemplar into one model file: training here (--ray runs one task per exemplar of several)")
+    return ray is not None and not str(output).endswith(".texnet")
+
+
+def _train_many(kind: str, args: argparse.Namespace, train, cfg) -> None:
+    from texnet import multitrain
+
+    jobs = multitrain.plan(kind, args.image if kind == "texture" else args.style, args.output)
+    settings = multitrain.Settings(train, cfg, getattr(args, "content", None))
+    runner = None
+    if args.ray is not None:
+        from texnet import raycluster
+
+        def runner(todo, settings):  # noqa: E306 - the Ray runner for this run's options
+            return raycluster.train_jobs(todo, settings, args.ray, args.cpus_per_job, args.gpus_per_job,
+                                         progress=not args.quiet)
+    rows = multitrain.run(jobs, settings, runner, args.output)
+    failed = sum(r["status"].startswith("failed") for r in rows)
+    print(f"{len(rows) - failed} of {len(rows)} models in {args.output}; summary in "
+          f"{Path(args.output) / multitrain.SUMMARY_MD}")
+    if failed == len(rows):
+        raise TexnetError("every job failed: see the summary")
 
 
 def cmd_stylize(args: argparse.Namespace) -> None:
     from texnet.images import parse_size
-    from texnet.runtime import open_style_model
     from texnet.stylizer import StylizeOptions, stylize_paths
 
     if args.size and args.max_size:
         raise TexnetError("give --size or --max-size, not both")
     opts = StylizeOptions(size=parse_size(args.size) if args.size else None, max_size=args.max_size,
                           noise_scale=args.noise_scale, preserve_color=args.preserve_color, seed=args.seed)
+    if args.ray is not None:
+        from texnet import raycluster, zoo
+
+        written = raycluster.stylize_dataset(zoo.resolve(args.model, "auto"), args.inputs, args.output, opts,
+                                             args.runtime, args.device, args.ray, args.cpus_per_job,
+                                             args.gpus_per_job, progress=not args.quiet)
+        print(f"wrote {len(written)} file(s) under {args.output}")
+        return
+    from texnet.runtime import open_style_model
+
     backend = open_style_model(args.model, args.runtime, args.device)
     for path in stylize_paths(backend, args.inputs, args.output, opts, progress=not args.quiet):
         print(f"wrote {path}")
@@ -220,14 +264,21 @@ def _numbered(path: Path, index: int, count: int) -> Path:
 def cmd_sample(args: argparse.Namespace) -> None:
     import random
 
-    from texnet.images import check_output_suffix, parse_size, save_image, tile
+    from texnet.bigsample import BIG_SUFFIXES
+    from texnet.images import MAX_PIXELS, check_output_suffix, parse_size, save_image, tile
     from texnet.progress import bar
     from texnet.runtime import open_texture_model
 
-    width, height = parse_size(args.size)
+    big = Path(args.output).suffix.lower() in BIG_SUFFIXES
+    width, height = parse_size(args.size, BIG_MAX_PIXELS if big else MAX_PIXELS)
     check_output_suffix(args.output)
-    model = open_texture_model(args.model, args.runtime, args.device)
     seed = args.seed if args.seed is not None else random.randrange(2**31)
+    if big and (args.ray is not None or width * height > BIG_FROM_PIXELS):
+        _sample_big(args, width, height, seed)
+        return
+    if args.ray is not None:
+        raise TexnetError("--ray samples into a tiled TIFF: name the output *.tif")
+    model = open_texture_model(args.model, args.runtime, args.device)
     out = Path(args.output)
     progress = bar(range(args.n), unit="sample", disable=args.n == 1 or args.quiet)
     for i in progress:
@@ -237,6 +288,33 @@ def cmd_sample(args: argparse.Namespace) -> None:
         if args.tile_preview:
             written.append(str(save_image(tile(image), path.with_name(f"{path.stem}.tiled{path.suffix}"))))
         progress.write("wrote " + ", ".join(written) + (f" (seed {seed + i})" if args.seed is None else ""))
+
+
+# A .tif sample larger than this is made band by band into a tiled, pyramidal TIFF (texnet.bigsample), as is any
+# with --ray; sides up to 2^20 px then.
+BIG_FROM_PIXELS = 8192 * 8192
+BIG_MAX_PIXELS = (1 << 20) * (1 << 20)
+
+
+def _sample_big(args: argparse.Namespace, width: int, height: int, seed: int) -> None:
+    from texnet import bigsample, zoo
+    from texnet.modelfile import load_model_of_kind
+
+    if args.n != 1 or args.tile_preview:
+        raise TexnetError("a tiled TIFF holds one sample: use -n 1, without --tile-preview")
+    path = zoo.resolve(args.model, "texnet")
+    if path.suffix == ".onnx":
+        raise TexnetError("huge samples need the .texnet model (PyTorch); give the .texnet file")
+    generator, _ = load_model_of_kind(path, "texture", "cpu", inference=True)
+    make_bands = None
+    if args.ray is not None:
+        from texnet import raycluster
+
+        make_bands = raycluster.texture_bands(path, args.ray, args.cpus_per_job)
+    threads = max(1, int(args.cpus_per_job)) if args.ray is not None else None
+    out = bigsample.sample_to_tiff(generator, width, height, seed, args.output, args.noise_scale, make_bands,
+                                   threads=threads, progress=not args.quiet)
+    print(f"wrote {out} ({width}x{height}, {len(bigsample.levels(width, height))} levels, seed {seed})")
 
 
 def cmd_export(args: argparse.Namespace) -> None:
@@ -375,6 +453,17 @@ MODEL_HELP = ("a .texnet or .onnx model file, or the name of one of texnet's pre
               "a local file of the same name wins")
 
 
+def _add_ray_options(p: argparse.ArgumentParser, what: str) -> None:
+    g = p.add_argument_group("Ray (pip install 'texnet[ray]')")
+    g.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help=f"{what} on Ray: without ADDRESS a new local Ray (or $RAY_ADDRESS), 'auto' joins a running "
+                        "cluster, host:port a given one")
+    g.add_argument("--cpus-per-job", type=_positive_float, default=1.0, metavar="N",
+                   help="CPUs each Ray job reserves (default 1; PyTorch uses that many threads)")
+    g.add_argument("--gpus-per-job", type=_nonneg_float, default=0.0, metavar="N",
+                   help="GPUs each Ray job reserves, fractions allowed (default 0: the CPU)")
+
+
 def _add_runtime_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runtime", choices=("auto", "torch", "onnx"), default="auto",
                    help="auto (default): onnxruntime for .onnx models (no PyTorch needed), PyTorch for .texnet "
@@ -399,12 +488,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"texnet {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("train-texture", help="train a texture generator on one exemplar image",
+    p = sub.add_parser("train-texture", help="train a texture generator on an exemplar image (or many)",
                        description="Train a multi-scale texture generator on one exemplar image. IMAGE is a file "
                                    "or a scikit-image sample name (brick, grass, gravel, ihc, ...). Writes MODEL, "
                                    "MODEL.previews/, MODEL.loss.png and, while running, MODEL.ckpt.")
-    p.add_argument("image", metavar="IMAGE")
-    p.add_argument("-o", "--output", required=True, metavar="MODEL", help="model file to write (e.g. out/brick.texnet)")
+    p.add_argument("image", nargs="+", metavar="IMAGE",
+                   help="an image file or scikit-image sample name; several, folders or globs train one model each "
+                        "into the folder -o, with summary.json and summary.md (finished models are skipped, "
+                        "interrupted ones resumed)")
+    p.add_argument("-o", "--output", required=True, metavar="MODEL",
+                   help="model file to write (e.g. out/brick.texnet); with several images a folder")
     _add_training_options(p, _presets().TEXTURE)
     d = _add_loss_options(p)
     d.add_argument("--diversity", type=_nonneg_float, default=None, metavar="LAMBDA",
@@ -420,14 +513,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="normalisation layers: batch (paper) or instance (Improved Texture Networks)")
     g.add_argument("--grayscale", choices=("auto", "yes", "no"), default=None,
                    help="grey output (R = G = B); auto (default): exactly when the exemplar is grey")
+    _add_ray_options(p, "one training task per exemplar")
     p.set_defaults(func=cmd_train_texture)
 
     p = sub.add_parser("train-style", help="train a stylization generator on one style image",
                        description="Train a generator that stylizes any photo in the style of STYLE (a painting). "
                                    "Content crops come from --content DIR, or from scikit-image's colour photos. "
                                    "Writes MODEL, MODEL.previews/ (a held-out photo), MODEL.loss.png.")
-    p.add_argument("style", metavar="STYLE", help="style image file (or a scikit-image sample name)")
-    p.add_argument("-o", "--output", required=True, metavar="MODEL", help="model file to write (e.g. out/starry.texnet)")
+    p.add_argument("style", nargs="+", metavar="STYLE",
+                   help="style image file (or a scikit-image sample name); several, folders or globs train one "
+                        "model each into the folder -o")
+    p.add_argument("-o", "--output", required=True, metavar="MODEL",
+                   help="model file to write (e.g. out/starry.texnet); with several style images a folder")
     p.add_argument("--content", metavar="DIR", help="folder of content photos, searched recursively "
                    "(jpg, png, webp, bmp, tiff); 16 photos suffice (paper). Default: scikit-image's photos")
     _add_training_options(p, _presets().STYLE)
@@ -442,6 +539,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--norm", choices=("batch", "instance"), default=None,
                    help="normalisation layers: instance (the authors' follow-up; default) or batch (paper)")
     g.add_argument("--scales", type=_positive_int, default=None, metavar="K", help="noise scales K (default 6, paper)")
+    _add_ray_options(p, "one training task per style image")
     p.set_defaults(func=cmd_train_style)
 
     p = sub.add_parser("stylize", help="stylize photos, folders or videos with a style model",
@@ -458,6 +556,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preserve-color", action="store_true", help="keep the input's colours, transfer luminance only")
     p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     _add_runtime_options(p)
+    _add_ray_options(p, "stylize the inputs with Ray Data (the model loaded once per worker; videos in frame ranges)")
     p.set_defaults(func=cmd_stylize)
 
     p = sub.add_parser("optimize", help="the optimisation baseline (Gatys et al.): slow, best quality",
@@ -519,6 +618,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--noise-scale", type=_nonneg_float, default=1.0, metavar="S",
                    help="scale of the input noise (default 1, as in training)")
     _add_runtime_options(p)
+    _add_ray_options(p, "make a huge texture's bands on Ray workers (into a tiled, pyramidal TIFF: -o NAME.tif)")
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("export", help="export a model to ONNX for the torch-free runtime and the web page",

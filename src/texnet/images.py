@@ -217,7 +217,7 @@ def save_image(image: "torch.Tensor | np.ndarray | Image.Image", path: str | os.
     return path
 
 
-def parse_size(text: str) -> tuple[int, int]:
+def parse_size(text: str, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
     """'512' -> (512, 512); '640x480' -> (width, height) = (640, 480)."""
     match = re.fullmatch(r"\s*(\d+)\s*(?:[xX*]\s*(\d+)\s*)?", str(text))
     if not match:
@@ -226,16 +226,18 @@ def parse_size(text: str) -> tuple[int, int]:
     h = int(match.group(2)) if match.group(2) else w
     if w < 1 or h < 1:
         raise TexnetError(f"bad size '{text}': width and height must be at least 1")
-    check_size(w, h)
+    check_size(w, h, max_pixels)
     return w, h
 
 
-def check_size(width: int, height: int) -> None:
+def check_size(width: int, height: int, max_pixels: int = MAX_PIXELS) -> None:
     """One clear error for a size no image can have (the API's sizes; the CLI's come through parse_size)."""
     if not (isinstance(width, int) and isinstance(height, int)) or width < 1 or height < 1:
         raise TexnetError(f"bad size {width}x{height}: width and height must be whole numbers of at least 1")
-    if width * height > MAX_PIXELS:
-        raise TexnetError(f"size {width}x{height} is too large (more than {MAX_PIXELS} pixels)")
+    if width * height > max_pixels:
+        raise TexnetError(f"size {width}x{height} is too large (more than {max_pixels} pixels"
+                          + ("; a .tif output takes larger sizes, band by band" if max_pixels == MAX_PIXELS else "")
+                          + ")")
 
 
 def tile(image: "torch.Tensor | np.ndarray", rows: int = 2, cols: int = 2) -> "torch.Tensor | np.ndarray":

@@ -49,17 +49,24 @@ _BAND = 32768
 def uniform(seed: int, scale: int, channels: int, height: int, width: int,
             out: np.ndarray | None = None) -> np.ndarray:
     """(channels, height, width) float32 noise in [0, 1) for one scale of one sample (into `out` if given)."""
+    return uniform_rows(seed, scale, channels, np.arange(height), width, out)
+
+
+def uniform_rows(seed: int, scale: int, channels: int, rows: np.ndarray, width: int,
+                 out: np.ndarray | None = None) -> np.ndarray:
+    """The noise of the given rows (any row numbers) of one scale: (channels, len(rows), width), the same values
+    those rows have in the whole image, so a band of a huge image needs only its own rows."""
     if out is None:
-        out = np.empty((channels, height, width), dtype=np.float32)
-    ys = np.arange(height, dtype=np.uint32) * _GOLDEN
+        out = np.empty((channels, len(rows), width), dtype=np.float32)
+    ys = np.asarray(rows).astype(np.uint32) * _GOLDEN
     xs = np.arange(width, dtype=np.uint32) * _C2
     with np.errstate(over="ignore"):
         base = _mix(_u32(seed) ^ _GOLDEN)
         keys = _mix(base + (np.uint32(scale * 16) + np.arange(channels, dtype=np.uint32)) * _C2)
-        rows = _mix(keys[:, None] + ys[None, :])  # row(y) of every channel
+        hashed = _mix(keys[:, None] + ys[None, :])  # row(y) of every channel
         step = max(1, _BAND // max(1, channels * width))
-        for r in range(0, height, step):
-            values = _mix(rows[:, r:r + step, None] ^ xs[None, None, :])
+        for r in range(0, len(rows), step):
+            values = _mix(hashed[:, r:r + step, None] ^ xs[None, None, :])
             values >>= np.uint32(8)
             np.multiply(values, np.float32(1.0 / (1 << 24)), out=out[:, r:r + step], casting="unsafe")
     return out
@@ -84,4 +91,4 @@ def noise_pyramid(seed: int, batch: int, height: int, width: int, scales: int, c
     return pyramid
 
 
-__all__ = ["uniform", "noise_pyramid", "scale_sizes"]
+__all__ = ["uniform", "uniform_rows", "noise_pyramid", "scale_sizes"]

@@ -158,7 +158,8 @@ class StyleObjective:
 
 def train_style(style: str, output: str | Path, content: str | None = None, train: TrainConfig | None = None,
                 cfg: StyleConfig | None = None, resume: bool = False, progress: bool = True,
-                log: Callable[[str], None] = print) -> tuple[Path, History]:
+                log: Callable[[str], None] = print,
+                on_iteration: Callable[[int], None] | None = None) -> tuple[Path, History]:
     """Train a stylization generator for one style image and write it to `output`."""
     from texnet.texture import check_training_memory, describe_schedule
 
@@ -192,7 +193,7 @@ def train_style(style: str, output: str | Path, content: str | None = None, trai
                  "content_weight": cfg.content_weight, "tv_weight": cfg.tv_weight},
     }
     return fit(generator, objective, train, Path(output), meta, resume=resume, progress=progress, log=log,
-               started=started)
+               started=started, on_iteration=on_iteration)
 
 
 def style_layers(cfg: StyleConfig) -> tuple[str, ...]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Protocol
 
 import numpy as np
 
@@ -238,15 +238,35 @@ def _frame_array(frame: np.ndarray) -> np.ndarray:
 def stylize_video(backend: Backend, path: str | Path, out: str | Path, opts: StylizeOptions,
                   progress: bool = True) -> Path:
     """Frame by frame with the same noise for every frame (less flicker), at the source frame rate."""
-    import imageio.v2 as iio
-
     from texnet.progress import bar
 
     path, out = Path(path), Path(out)
     if out.suffix.lower() not in VIDEO_SUFFIXES:
         raise TexnetError(f"cannot write video '{out}': use one of {', '.join(VIDEO_SUFFIXES)}")
     frames, fps, count = _frames(path)
-    noise, stats = None, None
+
+    def stylized() -> Iterator[np.ndarray]:
+        noise, stats = None, None
+        for frame in bar(frames, total=count if count and count > 0 else None, unit="frame", desc=path.name,
+                         disable=not progress):
+            content = _sized(_frame_array(frame), opts)
+            if noise is None:
+                noise = make_noise(backend, content.shape[1], content.shape[2], opts)
+            image, stats = stylize_array(backend, content, opts, noise, stats)
+            yield (image.transpose(1, 2, 0) * 255 + 0.5).astype(np.uint8)
+
+    try:
+        write_frames(stylized(), out, fps)
+    except _NoFrames:
+        raise TexnetError(f"video {path} has no frames") from None
+    return out
+
+
+def write_frames(frames: Iterable[np.ndarray], out: Path, fps: float) -> int:
+    """8-bit (H, W, 3) frames into a video (mp4, webm, gif) at `fps`, atomically (nothing is written for no
+    frames); how many were written."""
+    import imageio.v2 as iio
+
     written = 0
     with atomic_path(out) as tmp:
         if out.suffix.lower() == ".gif":
@@ -256,13 +276,7 @@ def stylize_video(backend: Backend, path: str | Path, out: str | Path, opts: Sty
             writer = iio.get_writer(str(tmp), format="FFMPEG", fps=fps, codec=codec, macro_block_size=1,
                                     quality=8, ffmpeg_log_level="error")
         try:
-            for frame in bar(frames, total=count if count and count > 0 else None, unit="frame", desc=path.name,
-                             disable=not progress):
-                content = _sized(_frame_array(frame), opts)
-                if noise is None:
-                    noise = make_noise(backend, content.shape[1], content.shape[2], opts)
-                image, stats = stylize_array(backend, content, opts, noise, stats)
-                arr = (image.transpose(1, 2, 0) * 255 + 0.5).astype(np.uint8)
+            for arr in frames:
                 if out.suffix.lower() != ".gif" and (arr.shape[0] % 2 or arr.shape[1] % 2):
                     # H.264/VP9 in yuv420 need even sides: repeat the last row/column
                     arr = np.pad(arr, ((0, arr.shape[0] % 2), (0, arr.shape[1] % 2), (0, 0)), mode="edge")
@@ -271,8 +285,12 @@ def stylize_video(backend: Backend, path: str | Path, out: str | Path, opts: Sty
         finally:
             writer.close()
         if written == 0:
-            raise TexnetError(f"video {path} has no frames")
-    return out
+            raise _NoFrames
+    return written
+
+
+class _NoFrames(Exception):
+    """Raised inside atomic_path so that an empty video leaves no file."""
 
 
 # ---------------------------------------------------------------------------- many inputs

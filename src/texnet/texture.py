@@ -159,7 +159,8 @@ def texture_objective(descriptor: VGGDescriptor, exemplar: torch.Tensor, cfg: Te
 
 def train_texture(image: str, output: str | Path, train: TrainConfig | None = None,
                   cfg: TextureConfig | None = None, resume: bool = False, progress: bool = True,
-                  log: Callable[[str], None] = print) -> tuple[Path, History]:
+                  log: Callable[[str], None] = print,
+                  on_iteration: Callable[[int], None] | None = None) -> tuple[Path, History]:
     """Train a texture generator on one exemplar and write it to `output`."""
     started = train_loop.now()  # a budget counts from here: set-up is part of the user's minutes
     train = train or presets.TEXTURE["quick"].train
@@ -193,7 +194,7 @@ def train_texture(image: str, output: str | Path, train: TrainConfig | None = No
                  "diversity_layer": cfg.diversity_layer},
     }
     return fit(generator, objective, train, Path(output), meta, resume=resume, progress=progress, log=log,
-               started=started, largest=largest)
+               started=started, largest=largest, on_iteration=on_iteration)
 
 
 def check_texture_config(cfg: TextureConfig, train: TrainConfig) -> None:

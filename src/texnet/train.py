@@ -166,12 +166,14 @@ class _Clock:
 
 def fit(generator: MultiScaleGenerator, objective: Objective, cfg: TrainConfig, output: Path,
         meta: dict[str, Any], resume: bool = False, progress: bool = True, log: Log = print,
-        started: float | None = None, largest: int | None = None) -> tuple[Path, History]:
+        started: float | None = None, largest: int | None = None,
+        on_iteration: Callable[[int], None] | None = None) -> tuple[Path, History]:
     """Train `generator` on `objective` and write the model file (plus checkpoint, previews, loss plot).
 
     With a budget (cfg.minutes) the clock runs from `started` (the caller's perf_counter at the command's
     start, so that set-up counts), stages train at sizes capped at `largest`, and the model file is valid at
-    every save. Ctrl-C saves the model and a checkpoint and raises Interrupted."""
+    every save. Ctrl-C saves the model and a checkpoint and raises Interrupted. `on_iteration(done)` runs after
+    each iteration's saves (texnet.raycluster's fault-injection hook uses it)."""
     cfg.validate()
     started = started if started is not None else now()
     device = resolve_device(cfg.device)
@@ -296,6 +298,8 @@ def fit(generator: MultiScaleGenerator, objective: Objective, cfg: TrainConfig, 
                     preview(done)
                 if cfg.checkpoint_every and done % cfg.checkpoint_every == 0 and done < cfg.iterations:
                     checkpoint(done)
+            if on_iteration is not None:
+                on_iteration(done)
     except KeyboardInterrupt:
         bar.close()
         rng_state, weights, adam, logged = saved  # undo the unfinished iteration, wherever it was cut

@@ -105,26 +105,27 @@ class InferenceGenerator(MultiScaleGenerator):
             return [m.frozen for m in norms]
 
     @torch.inference_mode()
-    def use_bf16_finest(self) -> "InferenceGenerator":
+    def use_bf16_finest(self, check: bool = True) -> "InferenceGenerator":
         """Run the finest join's convolutions (two full-size 3x3 convolutions: most of the FLOPs) in bfloat16,
         if BF16_CHECK_SIZE samples of BF16_CHECK_SEEDS seeds stay within BF16_CHECK_TOLERANCE of float32.
 
         Only the finest join: rounding in coarser layers is upsampled and amplified on its way to the
         pixels (docs/performance.md). Batch norm (folded): the whole join in bf16. Instance norm: its
         convolutions only, statistics and norms in float32 (texnet.inference.layerwise); style generators
-        are checked on a random photo. Changes this generator in place.
+        are checked on a random photo. check=False skips the check (a worker repeating the driver's choice).
+        Changes this generator in place.
         """
         if not len(self.joins) or self.runs_bf16() or (self.cfg.norm == "batch" and self.cfg.content_channels):
             return self
         size, n = BF16_CHECK_SIZE, BF16_CHECK_SEEDS
         content = torch.rand(n, 3, size, size, generator=torch.Generator().manual_seed(0)).to(
             self.to_rgb.weight.device) if self.cfg.content_channels else None
-        reference = self.sample(size, size, n, seed=0, content=content)
+        reference = self.sample(size, size, n, seed=0, content=content) if check else None
         if self.cfg.norm == "batch":
             self.joins[-1] = Bf16Block(self.joins[-1])
         else:
             self.layerwise_bf16 = True
-        if (self.sample(size, size, n, seed=0, content=content) - reference).abs().max().item() > BF16_CHECK_TOLERANCE:
+        if check and (self.sample(size, size, n, seed=0, content=content) - reference).abs().max().item() > BF16_CHECK_TOLERANCE:
             if self.cfg.norm == "batch":
                 self.joins[-1] = self.joins[-1].block
             self.layerwise_bf16 = False
