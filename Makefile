@@ -1,7 +1,7 @@
 # Two commands do all the set-up on a fresh machine (see README):
 #   make demo   - venv + pinned deps + descriptor weights, trains on a bundled texture, writes out/
-#   make test   - the same set-up plus test tools (pytest, Playwright, onnxruntime-web from npm, and Debian's
-#                 chromium when running as root), then the test suite
+#   make test   - the same set-up plus test tools (pytest, Playwright, Ray, onnxruntime-web from npm, and
+#                 Debian's chromium when running as root), then the test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -25,8 +25,8 @@ $(VENV)/.weights: $(BIN)/texnet
 	$(BIN)/texnet weights fetch vgg16-hed
 	touch $@
 
-$(VENV)/.test-deps: $(BIN)/texnet requirements-test.lock
-	$(BIN)/python -m pip install -q -r requirements-test.lock
+$(VENV)/.test-deps: $(BIN)/texnet requirements-test.lock requirements-ray.lock
+	$(BIN)/python -m pip install -q -r requirements-test.lock -r requirements-ray.lock
 	touch $@
 
 # onnxruntime-web for `texnet web` (copied into every site; no CDN at page load)

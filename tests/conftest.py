@@ -30,3 +30,13 @@ def small_exemplar(tmp_path_factory):
     path = tmp_path_factory.mktemp("exemplar") / "brick64.png"
     save_image(image, path)
     return path
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """One local Ray for the whole test run (2 CPUs), shut down at the end; tests that need it skip without Ray
+    (`make test` installs the extra, so there they run)."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=True, logging_level="ERROR")
+    yield ray
+    ray.shutdown()

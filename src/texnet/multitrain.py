@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from texnet.errors import TexnetError
+from texnet.errors import Interrupted, TexnetError
 from texnet.files import atomic_path
 from texnet.images import IMAGE_SUFFIXES, SAMPLE_FILES, SAMPLE_VIEWS
 
@@ -130,6 +130,8 @@ def train_one(job: Job, settings: Settings, on_iteration: Callable[[int], None] 
                    iterations=history.iterations[-1] if history.iterations else 0)
         if job.kind == "texture":
             row["quality"] = measure(job)
+    except Interrupted:
+        raise  # Ctrl-C stops the run (the job keeps its checkpoint)
     except TexnetError as exc:
         row.update(status="failed", reason=str(exc), seconds=round(time.perf_counter() - started, 1))
     return row

@@ -243,9 +243,11 @@ def _stylize_video(ray: Any, src: Path, dst: Path, args: tuple, cpus_per_job: fl
     if dst.suffix.lower() not in VIDEO_SUFFIXES:
         raise TexnetError(f"cannot write video '{dst}': use one of {', '.join(VIDEO_SUFFIXES)}")
     frames, fps, count = _frames(src)
+    if not count:  # the reader cannot count them (a GIF): read through once
+        count = sum(1 for _ in frames)
     frames.close()
     if not count:
-        raise TexnetError(f"video {src} has no frames (or its frames cannot be counted)")
+        raise TexnetError(f"video {src} has no frames")
     parts = min(count, _workers(ray, cpus_per_job, gpus_per_job))
     cuts = np.linspace(0, count, parts + 1).astype(int)
     task = ray.remote(_video_range).options(num_cpus=cpus_per_job, num_gpus=gpus_per_job, max_retries=3)

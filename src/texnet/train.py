@@ -261,7 +261,6 @@ def fit(generator: MultiScaleGenerator, objective: Objective, cfg: TrainConfig, 
                     objective.prepare(plan.size)
                 size = plan.size
                 stages.append({"iteration": iteration, "size": plan.size, "batch_size": plan.batch_size})
-            saved = snapshot()
             began = now()
             for group in optimizer.param_groups:
                 group["lr"] = plan.lr
@@ -276,6 +275,7 @@ def fit(generator: MultiScaleGenerator, objective: Objective, cfg: TrainConfig, 
                 raise TexnetError(f"training diverged at iteration {iteration + 1} (loss is not finite); "
                                   "try a lower --lr")
             history.add(iteration + 1, values)
+            saved = snapshot()  # this iteration is done: a Ctrl-C from here on keeps it
             timer.record(plan.stage, plan.size * plan.size * plan.batch_size, now() - began)
             history.seconds = timer.elapsed()
             done = iteration + 1
