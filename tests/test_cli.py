@@ -181,7 +181,9 @@ def test_full_disk_keeps_the_old_file_and_leaves_no_temp(tmp_path):
     (["train-texture", "brick", "--size", "100000"], "GB"),
     (["train-texture", "brick", "--scales", "40"], "--scales 40"),
     (["train-texture", "brick", "--device", "cuda:abc"], "unknown device"),
-    (["train-texture", "brick", "--diversity", "1", "--batch-size", "1"], "--batch-size 2"),
+    (["train-texture", "brick", "--diversity", "1", "--iterations", "5", "--batch-size", "1"], "--batch-size 2"),
+    (["train-texture", "brick", "--diversity", "1"], "--iterations N --batch-size 2"),
+    (["train-texture", "brick", "--batch-size", "2"], "--batch-size needs --iterations"),
     (["train-style", "ihc", "--size", "100000"], "GB"),
     (["train-style", "ihc", "--scales", "12"], "--scales 12"),
 ])

@@ -39,7 +39,8 @@ def test_presets_are_budgets_and_explicit_options_win():
     fixed = quick.with_overrides(iterations=40)  # --iterations: a fixed run at the budget's final size
     assert not fixed.budget and (fixed.iterations, fixed.size, fixed.batch_size) == (40, 256, 1)
     assert quick.with_overrides(minutes=7).minutes == 7
-    assert [s[0] for s in quick.with_overrides(size=100).stages] == [64, 100, 100]  # --size caps the stages
+    assert [s[0] for s in quick.with_overrides(size=100).stages] == [64, 100, 100]  # --size: the last stage's side
+    assert [s[0] for s in quick.with_overrides(size=512).stages] == [64, 128, 512]
     assert TEXTURE["paper"].train.with_overrides(minutes=1).stages == PROGRESSIVE
     with pytest.raises(TexnetError, match="--batch-size needs --iterations"):
         quick.with_overrides(batch_size=3)

@@ -40,8 +40,8 @@ class TrainConfig:
         """Explicit options win over the preset; None means 'not given'.
 
         `iterations` turns a budget preset into a fixed number of iterations (at `size`, `batch_size`);
-        `minutes` gives any preset a budget (with its stages, or PROGRESSIVE's); under a budget `size` caps
-        the stages' sizes and `batch_size` is refused (the stages set it)."""
+        `minutes` gives any preset a budget (with its stages, or PROGRESSIVE's); under a budget `size` is the
+        last stage's side (earlier stages shrink to it if larger) and `batch_size` is refused (the stages set it)."""
         given = {k: v for k, v in overrides.items() if v is not None}
         if "iterations" in given:
             if "minutes" in given:
@@ -58,7 +58,9 @@ class TrainConfig:
             if "batch_size" in given:
                 raise TexnetError("--batch-size needs --iterations: a time budget sets the batch of each stage")
             if "size" in given:
-                out = replace(out, stages=tuple((min(sz, given["size"]), b, share) for sz, b, share in out.stages))
+                side = given["size"]
+                *early, (_, batch, share) = out.stages
+                out = replace(out, stages=tuple((min(sz, side), b, sh) for sz, b, sh in early) + ((side, batch, share),))
             return out
         return replace(out, **{k: given[k] for k in ("size", "batch_size") if k in given})
 

@@ -202,7 +202,9 @@ def check_texture_config(cfg: TextureConfig, train: TrainConfig) -> None:
 
     batches = [s[1] for s in train.stages] if train.budget else [train.batch_size]
     if cfg.diversity and min(batches) < 2:
-        raise TexnetError("--diversity needs --batch-size 2 or more (it compares samples within a batch)")
+        raise TexnetError("--diversity needs --batch-size 2 or more (it compares samples within a batch)"
+                          + ("; a time budget trains its last stage at batch 1, so give --iterations N --batch-size 2"
+                             if train.budget else ""))
     if cfg.diversity < 0:
         raise TexnetError("--diversity must be at least 0")
     check_scales(cfg.generator.scales, min(s[0] for s in train.stages) if train.budget else train.size)
