@@ -112,3 +112,19 @@ def test_structure_sees_layout_not_colour_or_blank_images():
     edge = torch.zeros(1, 16, 24, 24)
     edge[..., :2, :] = 1.0  # the same border pattern on both: dropped, so it does not count as shared layout
     assert abs(structure(other + edge, photo + edge)) < 0.1
+
+
+def test_edge_halo_sees_relief_along_the_photos_edges():
+    from texnet.quality import edge_halo
+
+    g = torch.Generator().manual_seed(0)
+    photo = torch.full((3, 64, 64), 0.3)
+    photo[:, 16:48, 16:48] = 0.8  # a bright square: its outline is the photo's edges
+    embossed = torch.full_like(photo, 0.5)
+    embossed[:, 15:17, 16:48], embossed[:, 47:49, 16:48] = 1.0, 0.0  # a bright and a dark rim, flat elsewhere
+    embossed[:, 16:48, 15:17], embossed[:, 16:48, 47:49] = 1.0, 0.0
+    painted = 0.5 * photo + 0.5 * torch.rand(3, 64, 64, generator=g)  # strokes spread over the whole picture
+    assert edge_halo(embossed, photo) > 10 * edge_halo(painted, photo)
+    assert 0.5 < edge_halo(painted, photo) < 2.0
+    assert edge_halo(photo, photo) > 10  # the photo itself has its detail on its edges
+    assert edge_halo(painted, torch.full_like(photo, 0.3)) == 1.0  # a flat photo has no edges to judge

@@ -604,7 +604,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="presets the quality sections train and compare (default: quick standard); NUMBERmin is "
                         "the standard recipe on that budget (--presets 1min 3min 10min draws quality against "
                         "minutes); PRESET=NAME,NAME runs that preset's texture rows on those exemplars only, "
-                        "e.g. --presets quick standard=brick,gravel")
+                        "e.g. --presets quick standard=brick,gravel; for style-quality, zoo compares the zoo's "
+                        "model of each painting")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     p.add_argument("--out", default="bench-out", metavar="DIR", help="output folder (default bench-out)")
     p.set_defaults(func=cmd_bench)

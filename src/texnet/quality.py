@@ -14,6 +14,8 @@ real random crops of the exemplar, the floor a perfect generator would reach:
   ``shift_similarity``: their best normalised cross-correlation over all circular shifts
   (1 means "the same texture, shifted"; samples that only move a layout around score high);
 * ``seam``: the jump across a 2x2 tiling's seams over the jump across interior grid lines;
+* ``halo`` (stylization): the detail of a stylized image along the photo's edges over its detail
+  elsewhere (embossed relief piles up along the edges: texnet.quality.edge_halo);
 * ``structure`` (stylization): the correlation of a stylized image's relu4_2 features with the
   photo's, each channel centred over the image: 1 for the photo itself, about 0 for an
   unrelated picture or a blank one (the relative content error cannot tell a blank image
@@ -172,6 +174,41 @@ def speckle(stylized: torch.Tensor, photo: torch.Tensor, dark: float = 0.25, fla
     out = stylized.float().reshape(-1, *stylized.shape[-2:]).mean(0)[None, None]
     blur = F.avg_pool2d(F.pad(out, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
     return float((out - blur).abs()[mask].mean())
+
+
+def _grey(image: torch.Tensor) -> torch.Tensor:
+    return image.float().reshape(-1, *image.shape[-2:]).mean(0)[None, None]
+
+
+def _detail(grey: torch.Tensor) -> torch.Tensor:
+    """|grey - its 5x5 box blur|: the high-frequency part of an image."""
+    import torch.nn.functional as F
+
+    return (grey - F.avg_pool2d(F.pad(grey, (2, 2, 2, 2), mode="replicate"), 5, stride=1)).abs()
+
+
+def edge_halo(stylized: torch.Tensor, photo: torch.Tensor, share: float = 0.1) -> float:
+    """How much a stylized image's detail piles up along the photo's strongest edges: the mean high-frequency
+    energy in that band over the mean elsewhere.
+
+    An embossed look doubles every edge of the photo with a bright and a dark rim and leaves the rest
+    flat: a high ratio. A painted look spreads the painting's strokes over the whole picture: near 1.
+    The band is the `share` of pixels with the photo's strongest (blurred) gradients, widened by 2 px;
+    1 when the photo has no edges, or nothing but.
+    """
+    import torch.nn.functional as F
+
+    grey = _grey(photo)
+    smooth = F.avg_pool2d(F.pad(grey, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    gy, gx = smooth[..., 1:, :-1] - smooth[..., :-1, :-1], smooth[..., :-1, 1:] - smooth[..., :-1, :-1]
+    magnitude = F.pad((gx ** 2 + gy ** 2).sqrt(), (0, 1, 0, 1), mode="replicate")
+    threshold = torch.quantile(_subsample(magnitude.reshape(1, -1), 1 << 16)[0], 1 - share)
+    edges = (magnitude >= threshold) & (magnitude > 1e-4)
+    band = F.max_pool2d(edges.float(), 5, stride=1, padding=2) > 0
+    if not band.any() or band.all():
+        return 1.0  # a flat photo, or one that is all edges: nothing to compare
+    detail = _detail(_grey(stylized))
+    return float(detail[band].mean() / detail[~band].mean().clamp_min(1e-3))
 
 
 def structure(features: torch.Tensor, photo_features: torch.Tensor, border: int = 2) -> float:

