@@ -67,7 +67,12 @@ ARMS: dict[str, tuple[str, dict, dict, float]] = {
     # test-time noise on the quick recipe's model (speckle: noise0 took the base model's from 0.11 to 0.034)
     "quick-noise0": ("stage 3: test-time noise scale", {}, QUICK_STYLE, 0.0),
     "quick-noise0.5": ("stage 3: test-time noise scale", {}, QUICK_STYLE, 0.5),
+    # the content pool: benchmarks/content_pool.py's 46 photos instead of scikit-image's seven
+    "wide-pool": ("content pool: 46 photos", {}, {}, 1.0),
+    "wide-pool-augment": ("content pool: 46 photos, augmented", {}, {"augment": True}, 1.0),
 }
+# arms that train on another content pool than scikit-image's photos
+CONTENT = {"wide-pool": ROOT / "pool", "wide-pool-augment": ROOT / "pool"}
 # arms that only change test-time settings, and the arm whose model they use
 TEST_TIME = {"noise0": "base", "noise3": "base", "quick-noise0": "alpha2-style256",
              "quick-noise0.5": "alpha2-style256"}
@@ -102,7 +107,11 @@ def run_arm(arm: str, style: str, bench_cfg, log) -> dict:
     if not model.exists():
         log(f"[{arm}/{style}] training: {train.iterations} it, {train.batch_size}x{train.size}px, {cfg.loss}")
         started = time.perf_counter()
-        train_style(str(root / "styles" / style), model, None, train, cfg, progress=False, log=lambda *a: None)
+        content = CONTENT.get(arm)
+        if content is not None and not content.is_dir():
+            raise SystemExit(f"{content} is missing: run python benchmarks/content_pool.py first")
+        train_style(str(root / "styles" / style), model, str(content) if content else None, train, cfg,
+                    progress=False, log=lambda *a: None)
         seconds = time.perf_counter() - started
     generator, meta = load_style_model(model)
     seconds = seconds if seconds is not None else meta["training"]["seconds"]
