@@ -128,3 +128,15 @@ def test_edge_halo_sees_relief_along_the_photos_edges():
     assert 0.5 < edge_halo(painted, photo) < 2.0
     assert edge_halo(photo, photo) > 10  # the photo itself has its detail on its edges
     assert edge_halo(painted, torch.full_like(photo, 0.3)) == 1.0  # a flat photo has no edges to judge
+
+
+def test_tone_sees_light_and_dark_inverted():
+    from texnet.quality import tone
+
+    g = torch.Generator().manual_seed(0)
+    photo = torch.nn.functional.interpolate(torch.rand(1, 3, 8, 8, generator=g), size=64, mode="bilinear")[0]
+    assert tone(photo, photo) == pytest.approx(1.0)
+    assert tone(0.5 * photo + 0.3, photo) == pytest.approx(1.0)  # a darker, flatter copy keeps the order
+    assert tone(1 - photo, photo) == pytest.approx(-1.0)  # a negative inverts it
+    assert abs(tone(torch.rand(3, 64, 64, generator=g), photo)) < 0.3
+    assert tone(torch.full_like(photo, 0.5), photo) == 0.0  # a blank image keeps no light and dark

@@ -14,6 +14,8 @@ real random crops of the exemplar, the floor a perfect generator would reach:
   ``shift_similarity``: their best normalised cross-correlation over all circular shifts
   (1 means "the same texture, shifted"; samples that only move a layout around score high);
 * ``seam``: the jump across a 2x2 tiling's seams over the jump across interior grid lines;
+* ``tone`` (stylization): the rank correlation of a stylized image's regional luminance with the
+  photo's (negative when light and dark are inverted);
 * ``halo`` (stylization): the detail of a stylized image along the photo's edges over its detail
   elsewhere (embossed relief piles up along the edges: texnet.quality.edge_halo);
 * ``structure`` (stylization): the correlation of a stylized image's relu4_2 features with the
@@ -209,6 +211,29 @@ def edge_halo(stylized: torch.Tensor, photo: torch.Tensor, share: float = 0.1) -
         return 1.0  # a flat photo, or one that is all edges: nothing to compare
     detail = _detail(_grey(stylized))
     return float(detail[band].mean() / detail[~band].mean().clamp_min(1e-3))
+
+
+def tone(stylized: torch.Tensor, photo: torch.Tensor, region: int = 8) -> float:
+    """Does a stylized image keep the photo's light and dark? The rank correlation (Spearman) of their
+    luminance averaged over `region` px squares: 1 when the order of bright and dark regions is the
+    photo's, about 0 when unrelated, negative when inverted (a night sky turned pale).
+
+    Structure (relu4_2) does not see an inversion: edges and shapes survive it, and the eye does not.
+    """
+    import torch.nn.functional as F
+
+    def regions(image: torch.Tensor) -> torch.Tensor:
+        rgb = image.float().reshape(-1, *image.shape[-2:])
+        y = (0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]) if rgb.shape[0] == 3 else rgb.mean(0)
+        return F.avg_pool2d(y[None, None], region, ceil_mode=True).flatten()
+
+    ya, yb = regions(stylized), regions(photo)
+    if float(ya.max() - ya.min()) < 1e-6 or float(yb.max() - yb.min()) < 1e-6:
+        return 0.0  # a flat image has no light and dark to keep
+    a, b = ya.argsort().argsort().double(), yb.argsort().argsort().double()
+    a, b = a - a.mean(), b - b.mean()
+    denominator = (a.norm() * b.norm()).item()
+    return float((a * b).sum() / denominator) if denominator > 0 else 0.0
 
 
 def structure(features: torch.Tensor, photo_features: torch.Tensor, border: int = 2) -> float:

