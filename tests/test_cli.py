@@ -213,3 +213,15 @@ def test_reuse_freed_memory_applies_on_glibc():
     code = "from texnet.limits import reuse_freed_memory; print(reuse_freed_memory())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "True"
+
+
+def test_bench_options_reach_its_config(monkeypatch, tmp_path):
+    import texnet.bench
+
+    seen = {}
+    monkeypatch.setattr(texnet.bench, "run", lambda cfg, out: seen.update(cfg=cfg, out=out))
+    assert main(["bench", "--sections", "style-quality", "--presets", "zoo", "--styles", "the_scream.jpg",
+                 "--out", str(tmp_path)]) in (0, None)
+    cfg = seen["cfg"]
+    assert cfg.sections == ("style-quality",) and cfg.style_presets == ("zoo",) and cfg.styles == ("the_scream.jpg",)
+    assert seen["out"] == str(tmp_path)

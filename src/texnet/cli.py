@@ -254,6 +254,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
         cfg = replace(cfg, quality_presets=tuple(names), style_presets=tuple(names), preset_exemplars=only)
     if args.exemplars:
         cfg = replace(cfg, quality_exemplars=tuple(args.exemplars))
+    if args.styles:
+        cfg = replace(cfg, styles=tuple(args.styles))
     run(cfg, args.out)
 
 
@@ -597,6 +599,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exemplars", nargs="+", metavar="IMAGE",
                    help="the quality section's exemplars: scikit-image names, image files, development textures by "
                         "name (dcor-texture12), or dev for all of them (default: scikit-image's six and dev)")
+    p.add_argument("--styles", nargs="+", metavar="PAINTING",
+                   help="the style-quality section's paintings, by file name in the development images' styles/ "
+                        "(default: starry_night.jpg the_scream.jpg shipwreck.jpg woman-with-hat-matisse.jpg)")
     p.add_argument("--quick", action="store_true", help="tiny sizes and iteration counts (a smoke test)")
     p.add_argument("--sections", nargs="+", choices=("speed", "quality", "style", "style-quality", "inference"),
                    help="run only these sections (default: all)")
