@@ -228,6 +228,8 @@ def fit(generator: MultiScaleGenerator, objective: Objective, cfg: TrainConfig, 
 
     from tqdm import tqdm
 
+    if cfg.budget and not history.iterations and timer.elapsed() >= 60 * cfg.minutes:
+        raise TexnetError(f"--minutes {cfg.minutes:g} is too short: setting up took {timer.elapsed():.1f} s here")
     total = round(60 * cfg.minutes) if cfg.budget else cfg.iterations
     bar = tqdm(total=total, initial=min(total, round(history.seconds) if cfg.budget else start),
                disable=not progress, unit="s" if cfg.budget else "it", dynamic_ncols=True,
@@ -239,8 +241,6 @@ def fit(generator: MultiScaleGenerator, objective: Objective, cfg: TrainConfig, 
                 len(history.iterations))
 
     saved = snapshot()
-    if cfg.budget and not history.iterations and timer.elapsed() >= 60 * cfg.minutes:
-        raise TexnetError(f"--minutes {cfg.minutes:g} is too short: setting up took {timer.elapsed():.1f} s here")
     done, stage, size = start, -1, None
     next_preview = (int(10 * schedule.fraction(start, history.seconds)) + 1) / 10
     last_save = now()
@@ -300,6 +300,9 @@ def fit(generator: MultiScaleGenerator, objective: Objective, cfg: TrainConfig, 
                     checkpoint(done)
             if on_iteration is not None:
                 on_iteration(done)
+    except TexnetError:
+        bar.close()  # the error line starts on a line of its own
+        raise
     except KeyboardInterrupt:
         bar.close()
         rng_state, weights, adam, logged = saved  # undo the unfinished iteration, wherever it was cut
