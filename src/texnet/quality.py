@@ -154,8 +154,19 @@ def seam_score(image: torch.Tensor, grid: int = 32) -> float:
 
 
 
+# ---------------------------------------------------------------------------- stylization measures
 
-# ---------------------------------------------------------------------------- harness
+
+def _grey(image: torch.Tensor) -> torch.Tensor:
+    """(C, H, W) or (1, C, H, W) -> (1, 1, H, W): the mean of the channels."""
+    return image.float().reshape(-1, *image.shape[-2:]).mean(0)[None, None]
+
+
+def _box(image: torch.Tensor, k: int) -> torch.Tensor:
+    """A k x k box blur of (1, 1, H, W), edges replicated (k odd)."""
+    import torch.nn.functional as F
+
+    return F.avg_pool2d(F.pad(image, (k // 2,) * 4, mode="replicate"), k, stride=1)
 
 
 def speckle(stylized: torch.Tensor, photo: torch.Tensor, dark: float = 0.25, flat: float = 0.02) -> float | None:
@@ -165,28 +176,14 @@ def speckle(stylized: torch.Tensor, photo: torch.Tensor, dark: float = 0.25, fla
     level is below `dark` and its 5x5 standard deviation below `flat`; None when such regions
     cover under 1% of the photo. Speckle (isolated bright dots) raises it; smooth shading does not.
     """
-    import torch.nn.functional as F
-
-    grey = photo.float().reshape(-1, *photo.shape[-2:]).mean(0)[None, None]
-    mean = F.avg_pool2d(F.pad(grey, (2, 2, 2, 2), mode="replicate"), 5, stride=1)
-    var = F.avg_pool2d(F.pad(grey**2, (2, 2, 2, 2), mode="replicate"), 5, stride=1) - mean**2
+    grey = _grey(photo)
+    mean = _box(grey, 5)
+    var = _box(grey**2, 5) - mean**2
     mask = (grey < dark) & (var.clamp_min(0).sqrt() < flat)
     if mask.float().mean() < 0.01:
         return None
-    out = stylized.float().reshape(-1, *stylized.shape[-2:]).mean(0)[None, None]
-    blur = F.avg_pool2d(F.pad(out, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
-    return float((out - blur).abs()[mask].mean())
-
-
-def _grey(image: torch.Tensor) -> torch.Tensor:
-    return image.float().reshape(-1, *image.shape[-2:]).mean(0)[None, None]
-
-
-def _detail(grey: torch.Tensor) -> torch.Tensor:
-    """|grey - its 5x5 box blur|: the high-frequency part of an image."""
-    import torch.nn.functional as F
-
-    return (grey - F.avg_pool2d(F.pad(grey, (2, 2, 2, 2), mode="replicate"), 5, stride=1)).abs()
+    out = _grey(stylized)
+    return float((out - _box(out, 3)).abs()[mask].mean())
 
 
 def edge_halo(stylized: torch.Tensor, photo: torch.Tensor, share: float = 0.1) -> float:
@@ -200,8 +197,7 @@ def edge_halo(stylized: torch.Tensor, photo: torch.Tensor, share: float = 0.1) -
     """
     import torch.nn.functional as F
 
-    grey = _grey(photo)
-    smooth = F.avg_pool2d(F.pad(grey, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    smooth = _box(_grey(photo), 3)
     gy, gx = smooth[..., 1:, :-1] - smooth[..., :-1, :-1], smooth[..., :-1, 1:] - smooth[..., :-1, :-1]
     magnitude = F.pad((gx ** 2 + gy ** 2).sqrt(), (0, 1, 0, 1), mode="replicate")
     threshold = torch.quantile(_subsample(magnitude.reshape(1, -1), 1 << 16)[0], 1 - share)
@@ -209,7 +205,8 @@ def edge_halo(stylized: torch.Tensor, photo: torch.Tensor, share: float = 0.1) -
     band = F.max_pool2d(edges.float(), 5, stride=1, padding=2) > 0
     if not band.any() or band.all():
         return 1.0  # a flat photo, or one that is all edges: nothing to compare
-    detail = _detail(_grey(stylized))
+    out = _grey(stylized)
+    detail = (out - _box(out, 5)).abs()  # the high-frequency part
     return float(detail[band].mean() / detail[~band].mean().clamp_min(1e-3))
 
 

@@ -113,12 +113,13 @@ def measure_style(style: str, generators: dict[str, Any], cfg: BenchConfig, out:
                                     f"style {stem}, optimisation", log)
         images["optimisation"] = opt.numpy()
         row: dict[str, Any] = {"style": Path(style).name, "photo": photo_name, "size": [w, h], "opt_seconds": seconds}
+        photo_t = torch.from_numpy(photo)
         for label, image in images.items():
             x = torch.from_numpy(np.ascontiguousarray(image))[None].to(device)
             metrics = meter.distances(x)
             metrics["swd_low"] = (metrics["swd_relu1_1"] + metrics["swd_relu2_1"]) / 2
-            metrics["halo"] = edge_halo(x[0].cpu(), torch.from_numpy(photo))
-            metrics["tone"] = tone(x[0].cpu(), torch.from_numpy(photo))
+            metrics["halo"] = edge_halo(x[0].cpu(), photo_t)
+            metrics["tone"] = tone(x[0].cpu(), photo_t)
             with torch.no_grad():
                 features = descriptor(x)
                 metrics["content"] = float(content_loss(features, target, scfg.content_layers))
