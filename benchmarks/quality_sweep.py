@@ -65,6 +65,7 @@ def run(arm: str, minutes: float, label: str, name: str, log) -> dict:
 
     from texnet import presets
     from texnet.bench import BenchConfig
+    from texnet.bench.harness import machine
     from texnet.bench.quality import reference
     from texnet.quality import contact_sheet, ratios
     from texnet.texture import TextureConfig, load_texture_model, train_texture
@@ -88,7 +89,8 @@ def run(arm: str, minutes: float, label: str, name: str, log) -> dict:
     row = {"arm": arm_key(arm, minutes), "base_arm": arm, "minutes": minutes, "factor": factor, "exemplar": label,
            "size": ref.size, "train_seconds": round(seconds, 1), "iterations": meta["training"]["iterations_done"],
            "final_loss": history.final(), "gen": {**metrics, **ratios(metrics, opt)}, "opt": opt,
-           "crops": ref.crop_metrics, "date": time.strftime("%Y-%m-%d %H:%M")}
+           "crops": ref.crop_metrics, "date": time.strftime("%Y-%m-%d %H:%M"),
+           "cpu": machine()["cpu"]}
     floor = ref.crops[0] if ref.crops is not None else ref.image[0, :, :ref.size, :ref.size]
     sheet = contact_sheet([("exemplar crop", floor)] + [(f"{arm} seed {s}", x) for s, x in zip(SEEDS[:3], samples)]
                           + [("optimisation", ref.opt_images["gram"])])

@@ -2,13 +2,14 @@
 
 import torch
 
-from texnet.generators import GeneratorConfig, MultiScaleGenerator
+from texnet.generators import Generator, GeneratorConfig, MultiScaleGenerator, build_generator
 
 
-def trained_like(cfg: GeneratorConfig, seed: int = 0) -> MultiScaleGenerator:
-    """A generator with non-trivial norm statistics and affine parameters, as after training."""
+def trained_like(cfg: GeneratorConfig, seed: int = 0) -> Generator:
+    """A generator (of cfg.arch) with non-trivial norm statistics and affine parameters, as after training;
+    the last convolution is scaled up so that the image shows them (an untrained one is nearly flat grey)."""
     torch.manual_seed(seed)
-    g = MultiScaleGenerator(cfg)
+    g = build_generator(cfg)
     g.train()
     with torch.no_grad():
         for _ in range(3):
@@ -17,6 +18,8 @@ def trained_like(cfg: GeneratorConfig, seed: int = 0) -> MultiScaleGenerator:
             if isinstance(m, (torch.nn.BatchNorm2d, torch.nn.InstanceNorm2d)) and m.affine:
                 m.weight.uniform_(0.5, 1.5)
                 m.bias.uniform_(-0.5, 0.5)
+        if cfg.arch != "multiscale":
+            g.to_rgb.weight.mul_(40.0)
     return g.eval()
 
 

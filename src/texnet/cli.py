@@ -124,7 +124,7 @@ def cmd_train_style(args: argparse.Namespace) -> None:
     preset = presets.STYLE[args.preset]
     cfg = presets.apply(StyleConfig(), preset.settings, dict(
         **_loss_settings(args), content_weight=args.content_weight, style_size=args.style_size,
-        generator=dict(scales=args.scales, norm=args.norm)))
+        generator=dict(arch=args.arch, scales=args.scales, norm=args.norm)))
     train = _train_config(args, preset)
     if _several(args.style, args.output, args.ray):
         _train_many("style", args, train, cfg)
@@ -393,11 +393,17 @@ def cmd_info(args: argparse.Namespace) -> None:
     norm = gen.get("norm")
     if trained_per_sample(GeneratorConfig.from_dict(gen), train.get("batch_size")):
         norm = "batch (trained with batch 1: runs as instance)"
+    if gen.get("arch", "multiscale") == "residual":
+        c, k = gen.get("channels", 0), gen.get("scales", 1)
+        network = (f"residual encoder-decoder, {c}-{c * 2 ** (k - 1)} channels over {k} scales, "
+                   f"{gen.get('blocks')} residual blocks")
+    else:
+        network = (f"multi-scale, K={gen.get('scales')} scales, {gen.get('channels')} channels per branch, "
+                   f"blocks {gen.get('kernels')}")
     lines = [
         f"texnet {meta.get('kind', '?')} model: {args.model}",
         f"  parameters   {meta.get('parameters', 0):,}",
-        f"  generator    K={gen.get('scales')} scales, {gen.get('channels')} channels per branch, "
-        f"blocks {gen.get('kernels')}, {norm} norm, {gen.get('activation')} activation",
+        f"  generator    {network}, {norm} norm, {gen.get('activation')} activation",
     ]
     desc = meta.get("descriptor", {})
     lines.append(f"  descriptor   {desc.get('source')} ({desc.get('arch')}, {desc.get('pooling')} pooling)")
@@ -543,7 +549,11 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("generator")
     g.add_argument("--norm", choices=("batch", "instance"), default=None,
                    help="normalisation layers: instance (the authors' follow-up; default) or batch (paper)")
-    g.add_argument("--scales", type=_positive_int, default=None, metavar="K", help="noise scales K (default 6, paper)")
+    g.add_argument("--arch", choices=("multiscale", "residual"), default=None,
+                   help="multiscale: the paper's network (default); residual: an encoder-decoder with residual "
+                        "blocks (about 1.8M parameters, slower per iteration)")
+    g.add_argument("--scales", type=_positive_int, default=None, metavar="K",
+                   help="noise scales K (default 6 as in the paper; residual: 3, two downsamplings)")
     _add_ray_options(p, "one training task per style image")
     p.set_defaults(func=cmd_train_style)
 

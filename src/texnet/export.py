@@ -29,7 +29,7 @@ from torch import nn
 from texnet import __version__
 from texnet.errors import TexnetError
 from texnet.files import atomic_path
-from texnet.generators import MultiScaleGenerator
+from texnet.generators import Generator
 from texnet.inference import prepare
 from texnet.inference.statistics import instance_norms
 
@@ -37,7 +37,7 @@ OPSET = 17
 SIZE_RULE = "noise z_s is (batch, noise_channels, ceil(H / 2^s), ceil(W / 2^s)), s = 0 (finest) .. scales - 1"
 
 
-def stats_size(generator: MultiScaleGenerator) -> int:
+def stats_size(generator: Generator) -> int:
     """Length of the stats vector: a mean and a variance per channel of every instance norm."""
     return sum(2 * m.num_features for m in instance_norms(generator))
 
@@ -45,7 +45,7 @@ def stats_size(generator: MultiScaleGenerator) -> int:
 class TextureGraph(nn.Module):
     """noise (one tensor per scale) -> image in [0, 1]."""
 
-    def __init__(self, generator: MultiScaleGenerator):
+    def __init__(self, generator: Generator):
         super().__init__()
         self.generator = generator
 
@@ -56,7 +56,7 @@ class TextureGraph(nn.Module):
 class StyleGraph(nn.Module):
     """content, noise (, stats, use_stats) -> image (, stats_out); see the module docstring."""
 
-    def __init__(self, generator: MultiScaleGenerator):
+    def __init__(self, generator: Generator):
         super().__init__()
         self.generator = generator
         self.norms = instance_norms(generator)
@@ -132,7 +132,7 @@ def _shorten_names(model: Any) -> None:
         info.name = short(info.name)
 
 
-def export_onnx(generator: MultiScaleGenerator, meta: dict[str, Any], output: str | Path) -> Path:
+def export_onnx(generator: Generator, meta: dict[str, Any], output: str | Path) -> Path:
     """Write `generator` as an ONNX graph (batch norm folded) with its metadata; see the module docstring."""
     import onnx
 

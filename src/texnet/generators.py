@@ -42,6 +42,11 @@ class GeneratorConfig:
     padding: str = "circular"  # circular: periodic, tileable textures; "replicate" for photos (no wrap-around)
     activation: str = "leaky"  # "leaky" (LeakyReLU 0.01, authors' code) or "relu" (paper text)
     grayscale: bool = False  # one output channel copied to R, G and B: grey exemplars give grey samples
+    # "multiscale": this module's network (the paper's). "residual": texnet.residual's encoder-decoder for
+    # stylization, with `channels` at full resolution doubling at each of the scales - 1 downsamplings and
+    # `blocks` residual blocks at the coarsest (kernels unused).
+    arch: str = "multiscale"
+    blocks: int = 5
     # The last 1x1 conv speaks in 0..255 pixel units around mid-grey, as the authors' generator
     # (which emits Caffe-space pixels) does: the paper's lr of 0.1 assumes that scale, and with
     # [0, 1] outputs it makes the first Adam steps overshoot by orders of magnitude.
@@ -90,8 +95,59 @@ def content_pyramid(content: torch.Tensor, scales: int) -> list[torch.Tensor]:
     return out
 
 
-class MultiScaleGenerator(nn.Module):
-    """g(z) or g(y, z): a list of noise tensors (finest first), optionally a content image."""
+class Generator(nn.Module):
+    """What every texnet network shares: g(z) or g(y, z) of a list of noise tensors (finest first, one per
+    scale) and optionally a content image; the noise, the pixel mapping and sampling."""
+
+    cfg: GeneratorConfig
+
+    def init_weights(self, seed: int | None) -> None:
+        """Xavier initialisation of every convolution (as in the paper), repeatable with a seed."""
+        rng = torch.Generator().manual_seed(seed) if seed is not None else None
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.xavier_uniform_(module.weight, generator=rng)
+                nn.init.zeros_(module.bias)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def make_noise(self, batch: int, width: int, height: int, generator: torch.Generator | None = None,
+                   device: torch.device | str = "cpu", scale: float = 1.0) -> list[torch.Tensor]:
+        """Uniform i.i.d. noise for every scale, finest first, from torch's RNG (training: fast, not portable)."""
+        return [(torch.rand(batch, self.cfg.noise_channels, h, w, generator=generator) * scale).to(device)
+                for h, w in scale_sizes(height, width, self.cfg.scales)]
+
+    def seeded_noise(self, seed: int, batch: int, width: int, height: int, device: torch.device | str = "cpu",
+                     scale: float = 1.0) -> list[torch.Tensor]:
+        """The portable noise of `seed` (texnet.noise): the same in PyTorch, the ONNX runtime and the browser."""
+        return [torch.from_numpy(z).to(device)
+                for z in noise_pyramid(seed, batch, height, width, self.cfg.scales, self.cfg.noise_channels, scale)]
+
+    def to_image(self, rgb: torch.Tensor) -> torch.Tensor:
+        """From the last convolution's 0..255 units around mid-grey to [0, 1] (copied to RGB for grey models)."""
+        out = self.cfg.output_offset + self.cfg.output_scale * rgb
+        return out.expand(-1, 3, -1, -1) if self.cfg.grayscale else out
+
+    @torch.no_grad()
+    def sample(self, width: int, height: int, batch: int = 1, seed: int | None = None,
+               content: torch.Tensor | None = None, noise_scale: float = 1.0) -> torch.Tensor:
+        """Images (batch, 3, H, W) in [0, 1] in eval mode, the model left in the mode it was in; the same seed
+        gives the same images. For many or large samples, texnet.inference.prepare's form is faster and
+        bounds memory."""
+        device = next(self.parameters()).device
+        seed = seed if seed is not None else int(torch.randint(0, 2**31 - 1, (1,)))
+        noise = self.seeded_noise(seed, batch, width, height, device, noise_scale)
+        was_training = self.training
+        self.eval()
+        try:
+            return self(noise, content).clamp(0, 1)
+        finally:
+            self.train(was_training)
+
+
+class MultiScaleGenerator(Generator):
+    """The paper's network: g(z) or g(y, z) of a list of noise tensors (finest first), optionally a content image."""
 
     def __init__(self, cfg: GeneratorConfig | None = None, seed: int | None = None):
         super().__init__()
@@ -114,26 +170,7 @@ class MultiScaleGenerator(nn.Module):
             self.branch_norms.append(make_norm(cfg.norm, cfg.channels))
             self.joins.append(block(coarse + cfg.channels, coarse + cfg.channels))
         self.to_rgb = nn.Conv2d(cfg.channels * cfg.scales, 1 if cfg.grayscale else 3, 1)
-        rng = torch.Generator().manual_seed(seed) if seed is not None else None
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):  # Xavier, as in the paper
-                nn.init.xavier_uniform_(module.weight, generator=rng)
-                nn.init.zeros_(module.bias)
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
-
-    def make_noise(self, batch: int, width: int, height: int, generator: torch.Generator | None = None,
-                   device: torch.device | str = "cpu", scale: float = 1.0) -> list[torch.Tensor]:
-        """Uniform i.i.d. noise for every scale, finest first, from torch's RNG (training: fast, not portable)."""
-        return [(torch.rand(batch, self.cfg.noise_channels, h, w, generator=generator) * scale).to(device)
-                for h, w in scale_sizes(height, width, self.cfg.scales)]
-
-    def seeded_noise(self, seed: int, batch: int, width: int, height: int, device: torch.device | str = "cpu",
-                     scale: float = 1.0) -> list[torch.Tensor]:
-        """The portable noise of `seed` (texnet.noise): the same in PyTorch, the ONNX runtime and the browser."""
-        return [torch.from_numpy(z).to(device)
-                for z in noise_pyramid(seed, batch, height, width, self.cfg.scales, self.cfg.noise_channels, scale)]
+        self.init_weights(seed)
 
     def inputs(self, noise: Sequence[torch.Tensor], content: torch.Tensor | None) -> list[torch.Tensor]:
         """Each scale's input: its noise, joined by the content image at that scale when stylizing."""
@@ -158,28 +195,19 @@ class MultiScaleGenerator(nn.Module):
         return x
 
     def pixels(self, x: torch.Tensor) -> torch.Tensor:
-        """The last 1x1 conv, mapped from 0..255 units to [0, 1] (and copied to RGB for grey models)."""
+        """The last 1x1 conv, mapped to [0, 1]."""
         return self.to_image(self.to_rgb(x))
 
-    def to_image(self, rgb: torch.Tensor) -> torch.Tensor:
-        out = self.cfg.output_offset + self.cfg.output_scale * rgb
-        return out.expand(-1, 3, -1, -1) if self.cfg.grayscale else out
 
-    @torch.no_grad()
-    def sample(self, width: int, height: int, batch: int = 1, seed: int | None = None,
-               content: torch.Tensor | None = None, noise_scale: float = 1.0) -> torch.Tensor:
-        """Images (batch, 3, H, W) in [0, 1] in eval mode, the model left in the mode it was in; the same seed
-        gives the same images. For many or large samples, texnet.inference.InferenceGenerator is faster and
-        bounds memory."""
-        device = next(self.parameters()).device
-        seed = seed if seed is not None else int(torch.randint(0, 2**31 - 1, (1,)))
-        noise = self.seeded_noise(seed, batch, width, height, device, noise_scale)
-        was_training = self.training
-        self.eval()
-        try:
-            return self(noise, content).clamp(0, 1)
-        finally:
-            self.train(was_training)
+def build_generator(cfg: GeneratorConfig, seed: int | None = None) -> Generator:
+    """The network `cfg.arch` names, freshly initialised (model files and training build through here)."""
+    if cfg.arch == "multiscale":
+        return MultiScaleGenerator(cfg, seed)
+    if cfg.arch == "residual":
+        from texnet.residual import ResidualGenerator  # its own module: the paper's network is this one
+
+        return ResidualGenerator(cfg, seed)
+    raise ValueError(f"unknown generator arch {cfg.arch!r} (multiscale or residual)")
 
 
 def trained_per_sample(cfg: GeneratorConfig, batch_size: int | None) -> bool:
@@ -212,5 +240,5 @@ def batch_norm_to_instance(generator: MultiScaleGenerator) -> MultiScaleGenerato
     return generator
 
 
-__all__ = ["GeneratorConfig", "MultiScaleGenerator", "content_pyramid", "max_scales", "check_scales",
+__all__ = ["GeneratorConfig", "Generator", "MultiScaleGenerator", "build_generator", "content_pyramid", "max_scales", "check_scales",
            "trained_per_sample", "batch_norm_to_instance", "scale_sizes", "MAX_SCALES"]

@@ -19,7 +19,7 @@ from texnet import __version__
 from texnet.device import cpu_has_bf16
 from texnet.errors import TexnetError
 from texnet.files import atomic_path
-from texnet.generators import GeneratorConfig, MultiScaleGenerator, batch_norm_to_instance, trained_per_sample
+from texnet.generators import Generator, GeneratorConfig, batch_norm_to_instance, build_generator, trained_per_sample
 
 FORMAT = "texnet-model"
 CHECKPOINT_FORMAT = "texnet-checkpoint"
@@ -53,7 +53,7 @@ def _read(path: str | os.PathLike, fmt: str, what: str) -> tuple[dict[str, torch
     return tensors, meta
 
 
-def save_model(path: str | os.PathLike, generator: MultiScaleGenerator, meta: dict[str, Any],
+def save_model(path: str | os.PathLike, generator: Generator, meta: dict[str, Any],
                half: bool = False) -> Path:
     """Write the generator's weights and buffers with `meta` (kind, descriptor, training, ...).
 
@@ -67,7 +67,7 @@ def save_model(path: str | os.PathLike, generator: MultiScaleGenerator, meta: di
 
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu",
                inference: bool = False, bf16: bool | None = None,
-               running_stats: bool = False) -> tuple[MultiScaleGenerator, dict]:
+               running_stats: bool = False) -> tuple[Generator, dict]:
     """A generator in eval mode, and its metadata; `inference` folds batch norm into the convolutions
     (the same function, fewer layers; such a generator is for sampling, not for saving or training).
 
@@ -79,7 +79,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu",
     running averages instead (for measurements)."""
     tensors, meta = _read(path, FORMAT, "texnet model")
     try:
-        generator = MultiScaleGenerator(GeneratorConfig.from_dict(meta["generator"]))
+        generator = build_generator(GeneratorConfig.from_dict(meta["generator"]))
         generator.load_state_dict(tensors)
         if not running_stats and trained_per_sample(generator.cfg, meta.get("training", {}).get("batch_size")):
             batch_norm_to_instance(generator)
@@ -98,7 +98,7 @@ KIND_HINTS = {"texture": "train one with `texnet train-texture`", "style": "trai
 
 
 def load_model_of_kind(path: str | os.PathLike, kind: str, device: str | torch.device = "cpu",
-                       inference: bool = False) -> tuple[MultiScaleGenerator, dict]:
+                       inference: bool = False) -> tuple[Generator, dict]:
     """load_model, refusing a model of another kind (a texture model given to `stylize`, say)."""
     generator, meta = load_model(path, device, inference)
     if meta.get("kind") != kind:

@@ -139,13 +139,22 @@ STYLE = {
 }
 
 
+# Generator settings an architecture brings, below the preset's and the user's (GeneratorConfig's are the paper's).
+ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
+    "multiscale": {},
+    "residual": {"scales": 3, "channels": 32, "blocks": 5},  # 32-64-128 channels: about 1.8M parameters
+}
+
+
 def apply(config: Any, settings: dict[str, Any], explicit: dict[str, Any]) -> Any:
     """A TextureConfig/StyleConfig with the preset's settings, then the explicitly given (not None) values.
 
-    Keys under "generator" (in either dict) go to the nested GeneratorConfig.
+    Keys under "generator" (in either dict) go to the nested GeneratorConfig; choosing an `arch` there
+    brings that architecture's defaults (ARCH_DEFAULTS) first.
     """
     values = {**settings, **{k: v for k, v in explicit.items() if v is not None and k != "generator"}}
     gen = {**settings.get("generator", {}), **{k: v for k, v in explicit.get("generator", {}).items() if v is not None}}
+    gen = {**ARCH_DEFAULTS.get(gen.get("arch", ""), {}), **gen}
     values.pop("generator", None)
     out = replace(config, **values)
     return replace(out, generator=replace(out.generator, **gen)) if gen else out

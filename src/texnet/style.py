@@ -18,7 +18,7 @@ import torch
 from texnet.descriptor import VGGDescriptor, load_descriptor
 from texnet.device import resolve_device
 from texnet.errors import TexnetError
-from texnet.generators import GeneratorConfig, MultiScaleGenerator, check_scales
+from texnet.generators import Generator, GeneratorConfig, build_generator, check_scales
 from texnet.images import IMAGE_SUFFIXES, SAMPLE_PHOTOS, load_exemplar, load_image, resize, sample_path
 from texnet.losses import DEFAULT_TEXTURE_LAYERS, PAPER_CONTENT_LAYERS, content_loss
 from texnet.modelfile import load_model_of_kind
@@ -129,7 +129,7 @@ class StyleObjective:
                  cfg: StyleConfig, device: torch.device | str):
         self.descriptor, self.terms, self.pool, self.cfg, self.device = descriptor, terms, pool, cfg, device
 
-    def inputs(self, generator: MultiScaleGenerator, batch_size: int, size: int, rng: torch.Generator):
+    def inputs(self, generator: Generator, batch_size: int, size: int, rng: torch.Generator):
         content = self.pool.crops(batch_size, size, rng, self.cfg.augment).to(self.device)
         return generator.make_noise(batch_size, size, size, rng, self.device), content
 
@@ -149,7 +149,7 @@ class StyleObjective:
         return terms
 
     @torch.no_grad()
-    def preview(self, generator: MultiScaleGenerator) -> torch.Tensor:
+    def preview(self, generator: Generator) -> torch.Tensor:
         """The held-out photo, stylized with fixed noise, beside the original."""
         content = self.pool.preview[None].to(self.device)
         out = generator.sample(content.shape[3], content.shape[2], content=content, seed=1234)
@@ -182,7 +182,7 @@ def train_style(style: str, output: str | Path, content: str | None = None, trai
     log(f"style: {style_info['file']} at {style_info['used_size'][0]}x{style_info['used_size'][1]} px; "
         f"{len(pool.images)} content images ({content or 'scikit-image photos'}); {describe_schedule(train)}, "
         f"{cfg.loss} style loss, content weight {cfg.content_weight}, {cfg.generator.norm} norm on {device}")
-    generator = MultiScaleGenerator(cfg.generator, seed=train.seed)
+    generator = build_generator(cfg.generator, seed=train.seed)
     objective = style_objective(descriptor, style_image.to(device), cfg, pool, train.size)
     meta = {
         "kind": "style",
@@ -211,7 +211,7 @@ def style_objective(descriptor: VGGDescriptor, style_image: torch.Tensor, cfg: S
 
 
 def load_style_model(path: str | Path, device: str | torch.device = "cpu",
-                     inference: bool = False) -> tuple[MultiScaleGenerator, dict]:
+                     inference: bool = False) -> tuple[Generator, dict]:
     return load_model_of_kind(path, "style", device, inference)
 
 

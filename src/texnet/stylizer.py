@@ -30,7 +30,7 @@ from texnet.tiling import stylize_tiled
 if TYPE_CHECKING:
     import torch
 
-    from texnet.generators import MultiScaleGenerator
+    from texnet.generators import Generator
 
 VIDEO_SUFFIXES = (".mp4", ".webm", ".gif", ".mov", ".mkv", ".avi")
 
@@ -63,10 +63,10 @@ class Backend(Protocol):
 class TorchBackend:
     """A PyTorch style generator as a backend, in its inference form (texnet.inference)."""
 
-    def __init__(self, generator: "MultiScaleGenerator"):
-        from texnet.inference import InferenceGenerator, prepare
+    def __init__(self, generator: "Generator"):
+        from texnet.inference import is_prepared, prepare
 
-        self.generator = generator if isinstance(generator, InferenceGenerator) else prepare(generator)
+        self.generator = generator if is_prepared(generator) else prepare(generator)
         self.scales, self.noise_channels = generator.cfg.scales, generator.cfg.noise_channels
         self.device = next(generator.parameters()).device
 
@@ -161,7 +161,7 @@ def stylize_array(backend: Backend, content: np.ndarray, opts: StylizeOptions, n
     return (preserve_color(out, content) if opts.preserve_color else out), stats
 
 
-def stylize_tensor(generator: "MultiScaleGenerator", content: "torch.Tensor", opts: StylizeOptions) -> "torch.Tensor":
+def stylize_tensor(generator: "Generator", content: "torch.Tensor", opts: StylizeOptions) -> "torch.Tensor":
     """The PyTorch convenience form: content tensor (3, H, W) -> stylized tensor (3, H, W)."""
     import torch
 

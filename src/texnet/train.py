@@ -22,7 +22,7 @@ import torch
 
 from texnet.device import resolve_device
 from texnet.errors import Interrupted, TexnetError
-from texnet.generators import MultiScaleGenerator, batch_norm_to_instance, trained_per_sample
+from texnet.generators import Generator, batch_norm_to_instance, trained_per_sample
 from texnet.images import save_image
 from texnet.modelfile import load_checkpoint, save_checkpoint, save_model
 from texnet.presets import TrainConfig
@@ -35,7 +35,7 @@ now = time.perf_counter  # the training clock (a test swaps in a fake one)
 class Objective(Protocol):
     """What a task contributes to the shared loop."""
 
-    def inputs(self, generator: MultiScaleGenerator, batch_size: int, size: int,
+    def inputs(self, generator: Generator, batch_size: int, size: int,
                rng: torch.Generator) -> tuple[list[torch.Tensor], torch.Tensor | None]:
         """Noise (finest first) and optional content images for one training batch."""
 
@@ -44,7 +44,7 @@ class Objective(Protocol):
         """Scalar loss terms; the key 'total' is what is minimised. Random choices inside the loss
         (sliced Wasserstein directions) come from `rng`, so a resumed run repeats them exactly."""
 
-    def preview(self, generator: MultiScaleGenerator) -> torch.Tensor:
+    def preview(self, generator: Generator) -> torch.Tensor:
         """One image (3, H, W) showing progress, made from fixed inputs."""
 
 
@@ -94,7 +94,7 @@ def fingerprint(data: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _state_tensors(generator: MultiScaleGenerator, optimizer: torch.optim.Optimizer,
+def _state_tensors(generator: Generator, optimizer: torch.optim.Optimizer,
                    rng: torch.Generator) -> dict[str, torch.Tensor]:
     tensors = {f"generator.{k}": v for k, v in generator.state_dict().items()}
     for index, param in enumerate(generator.parameters()):
@@ -104,7 +104,7 @@ def _state_tensors(generator: MultiScaleGenerator, optimizer: torch.optim.Optimi
     return tensors
 
 
-def _restore(tensors: dict[str, torch.Tensor], generator: MultiScaleGenerator,
+def _restore(tensors: dict[str, torch.Tensor], generator: Generator,
              optimizer: torch.optim.Optimizer, rng: torch.Generator) -> None:
     generator.load_state_dict({k[len("generator."):]: v for k, v in tensors.items() if k.startswith("generator.")})
     device = next(generator.parameters()).device
@@ -164,7 +164,7 @@ class _Clock:
         return self._mean(last) * pixels / self.pixels[last]
 
 
-def fit(generator: MultiScaleGenerator, objective: Objective, cfg: TrainConfig, output: Path,
+def fit(generator: Generator, objective: Objective, cfg: TrainConfig, output: Path,
         meta: dict[str, Any], resume: bool = False, progress: bool = True, log: Log = print,
         started: float | None = None, largest: int | None = None,
         on_iteration: Callable[[int], None] | None = None) -> tuple[Path, History]:

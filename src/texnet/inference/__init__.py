@@ -1,16 +1,27 @@
 """Inference forms of a trained generator: the model's function, computed fast and in bounded memory.
 
 The model (texnet.generators) never imports this package. `prepare(generator)` gives an
-InferenceGenerator; texnet.modelfile.load_model(..., inference=True) returns one.
+InferenceGenerator for the paper's network and a PlainInference for the residual one;
+texnet.modelfile.load_model(..., inference=True) returns one.
 """
 
+from texnet.generators import Generator, MultiScaleGenerator
 from texnet.inference.generator import InferenceGenerator
+from texnet.inference.plain import PlainInference
 from texnet.inference.statistics import use_statistics
 
-
-def prepare(generator, bf16: bool = False) -> InferenceGenerator:
-    """The inference form of `generator` (a copy; see InferenceGenerator)."""
-    return InferenceGenerator(generator, bf16=bf16)
+PREPARED = (InferenceGenerator, PlainInference)  # what prepare() returns
 
 
-__all__ = ["InferenceGenerator", "prepare", "use_statistics"]
+def prepare(generator: Generator, bf16: bool = False) -> InferenceGenerator | PlainInference:
+    """The inference form of `generator` (a copy; see InferenceGenerator and PlainInference)."""
+    if isinstance(generator, MultiScaleGenerator):
+        return InferenceGenerator(generator, bf16=bf16)
+    return PlainInference(generator)
+
+
+def is_prepared(generator: Generator) -> bool:
+    return isinstance(generator, PREPARED)
+
+
+__all__ = ["InferenceGenerator", "PlainInference", "prepare", "is_prepared", "use_statistics"]

@@ -24,7 +24,7 @@ from texnet.generators import MultiScaleGenerator
 from texnet.inference import layerwise, strips
 from texnet.inference.folding import Bf16Block, fold_batch_norms
 from texnet.inference.kernels import run_join, run_layers
-from texnet.inference.statistics import Statistics, instance_norms, recording, use_statistics
+from texnet.inference.statistics import Statistics, instance_norms, record_statistics, use_statistics
 from texnet.limits import block_halo
 
 # Instance-norm textures sampled in strips take their statistics from one pass at up to this side
@@ -92,17 +92,9 @@ class InferenceGenerator(MultiScaleGenerator):
                              "or frozen instance-norm statistics")
         return strips.forward_strips(self, noise, rows_per_strip)
 
-    @torch.no_grad()
     def record_statistics(self, noise: Sequence[torch.Tensor], content: torch.Tensor | None) -> Statistics | None:
-        """Every instance norm's (mean, var) in one pass on these inputs; None for a model without instance norm.
-
-        Used to process a large image in pieces: the reference is the whole image at a size that fits in
-        memory, and every piece is then normalised with its statistics (use_statistics)."""
-        if not instance_norms(self):
-            return None
-        with recording(self) as norms:
-            self.infer(noise, content)
-            return [m.frozen for m in norms]
+        """Every instance norm's statistics in one pass (texnet.inference.statistics.record_statistics)."""
+        return record_statistics(self, noise, content)
 
     @torch.inference_mode()
     def use_bf16_finest(self, check: bool = True) -> "InferenceGenerator":

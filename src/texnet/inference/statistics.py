@@ -4,7 +4,7 @@ texture and the frames of a video are then normalised alike."""
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import torch
 from torch import nn
@@ -30,6 +30,21 @@ def recording(module: nn.Module) -> Iterator[list[InstanceNorm]]:
     finally:
         for m in norms:
             m.frozen, m.record = None, False
+
+
+@torch.no_grad()
+def record_statistics(generator: nn.Module, noise: Sequence[torch.Tensor],
+                      content: torch.Tensor | None) -> Statistics | None:
+    """Every instance norm's (mean, var) in one pass of `generator.infer` on these inputs; None for a model
+    without instance norm.
+
+    Used to process a large image in pieces: the reference is the whole image at a size that fits in
+    memory, and every piece is then normalised with its statistics (use_statistics)."""
+    if not instance_norms(generator):
+        return None
+    with recording(generator) as norms:
+        generator.infer(noise, content)
+        return [m.frozen for m in norms]
 
 
 @contextlib.contextmanager
