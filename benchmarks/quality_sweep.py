@@ -67,6 +67,7 @@ def run(arm: str, minutes: float, label: str, name: str, log) -> dict:
     from texnet.bench import BenchConfig
     from texnet.bench.harness import machine
     from texnet.bench.quality import reference
+    from texnet.modelfile import read_metadata
     from texnet.quality import contact_sheet, ratios
     from texnet.texture import TextureConfig, load_texture_model, train_texture
 
@@ -78,17 +79,22 @@ def run(arm: str, minutes: float, label: str, name: str, log) -> dict:
     cfg = presets.apply(TextureConfig(), settings, {})
     ref = reference(label, name, BenchConfig(), RESULTS, log)
     model = ROOT / "models" / f"{arm_key(arm, minutes)}_{label}.texnet"
-    log(f"[{arm_key(arm, minutes)}/{label}] training")
-    started = time.perf_counter()
-    _, history = train_texture(name, model, train, cfg, progress=False, log=lambda *a: None)
-    seconds = time.perf_counter() - started
+    done = read_metadata(model).get("training", {}) if model.exists() else {}
+    if done.get("complete"):  # trained by a run that stopped before measuring: measure that model
+        log(f"[{arm_key(arm, minutes)}/{label}] measuring the finished model {model.name}")
+        seconds, final_loss = done["seconds"], done["final_loss"]
+    else:
+        log(f"[{arm_key(arm, minutes)}/{label}] training")
+        started = time.perf_counter()
+        _, history = train_texture(name, model, train, cfg, progress=False, log=lambda *a: None)
+        seconds, final_loss = time.perf_counter() - started, history.final()
     generator, meta = load_texture_model(model, inference=True)
     samples = torch.cat([generator.sample(ref.size, ref.size, seed=s) for s in SEEDS])
     metrics = ref.meter.summary(samples)
     opt = ref.opt_metrics["gram"]
     row = {"arm": arm_key(arm, minutes), "base_arm": arm, "minutes": minutes, "factor": factor, "exemplar": label,
            "size": ref.size, "train_seconds": round(seconds, 1), "iterations": meta["training"]["iterations_done"],
-           "final_loss": history.final(), "gen": {**metrics, **ratios(metrics, opt)}, "opt": opt,
+           "final_loss": final_loss, "gen": {**metrics, **ratios(metrics, opt)}, "opt": opt,
            "crops": ref.crop_metrics, "date": time.strftime("%Y-%m-%d %H:%M"),
            "cpu": machine()["cpu"]}
     floor = ref.crops[0] if ref.crops is not None else ref.image[0, :, :ref.size, :ref.size]

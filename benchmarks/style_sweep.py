@@ -35,6 +35,8 @@ BASE_TRAIN = dict(size=128, batch_size=2, iterations=600, lr=0.05, lr_decay=0.7,
 BASE_STYLE: dict = dict(loss="gram", precision="bf16", content_weight=5.0)
 QUICK_STYLE = {"content_weight": 2.0, "style_size": 256}  # the quick preset's style settings (stage 2)
 STANDARD_TRAIN = {"size": 256, "batch_size": 1, "iterations": 1500, "lr_decay_start": 750, "lr_decay_every": 150}
+BUDGET6 = {"minutes": 6.0, "stages": ((128, 2, 1.0),)}  # a wall-clock budget: equal compute for any generator
+RESIDUAL = {"generator": {"arch": "residual", "scales": 3, "channels": 32, "blocks": 5}}
 ARMS: dict[str, tuple[str, dict, dict, float]] = {
     # name: (factor, train overrides, style overrides ("generator": GeneratorConfig fields), test-time noise scale)
     "base": ("-", {}, {}, 1.0),
@@ -70,6 +72,11 @@ ARMS: dict[str, tuple[str, dict, dict, float]] = {
     # the content pool: benchmarks/content_pool.py's 46 photos instead of scikit-image's seven
     "wide-pool": ("content pool: 46 photos", {}, {}, 1.0),
     "wide-pool-augment": ("content pool: 46 photos, augmented", {}, {"augment": True}, 1.0),
+    # the generator at equal compute: the same wall-clock budget (6 minutes at 128 px, batch 2), quick's style
+    "budget6": ("generator: multi-scale (paper), 6 min", BUDGET6, QUICK_STYLE, 1.0),
+    "budget6-residual": ("generator: residual encoder-decoder, 6 min", BUDGET6, {**QUICK_STYLE, **RESIDUAL}, 1.0),
+    "budget6-residual-lr0.005": ("generator: residual, lr 0.005, 6 min", {**BUDGET6, "lr": 0.005},
+                                 {**QUICK_STYLE, **RESIDUAL}, 1.0),
 }
 # arms that train on another content pool than scikit-image's photos
 CONTENT = {"wide-pool": ROOT / "pool", "wide-pool-augment": ROOT / "pool"}
