@@ -77,6 +77,14 @@ ARMS: dict[str, tuple[str, dict, dict, float]] = {
     "budget6-residual": ("generator: residual encoder-decoder, 6 min", BUDGET6, {**QUICK_STYLE, **RESIDUAL}, 1.0),
     "budget6-residual-lr0.005": ("generator: residual, lr 0.005, 6 min", {**BUDGET6, "lr": 0.005},
                                  {**QUICK_STYLE, **RESIDUAL}, 1.0),
+    # content layers: relu4_2 (the paper's) leaves luminance free (rims, inverted tones); relu2_2 is Johnson et al.'s
+    "budget6-content2_2": ("content layer relu2_2, 6 min", BUDGET6, {**QUICK_STYLE, "content_layers": ("relu2_2",)},
+                           1.0),
+    "budget6-content2_2+4_2": ("content layers relu2_2 + relu4_2, 6 min", BUDGET6,
+                               {**QUICK_STYLE, "content_layers": ("relu2_2", "relu4_2")}, 1.0),
+    "budget6-residual-lr0.005-content2_2": ("generator: residual, lr 0.005, content relu2_2, 6 min",
+                                            {**BUDGET6, "lr": 0.005},
+                                            {**QUICK_STYLE, **RESIDUAL, "content_layers": ("relu2_2",)}, 1.0),
 }
 # arms that train on another content pool than scikit-image's photos
 CONTENT = {"wide-pool": ROOT / "pool", "wide-pool-augment": ROOT / "pool"}

@@ -170,6 +170,30 @@ def test_an_interrupted_budget_keeps_its_model_and_resumes_the_time_it_had_left(
     assert meta["training"]["seconds"] <= 30 * 1.05  # the same 30 s budget (within 5%), not a fresh one
 
 
+def test_pause_after_saves_a_slice_and_resume_finishes_the_same_budget(tmp_path, small_exemplar, monkeypatch,
+                                                                        hed_descriptor_spec, capsys):
+    import texnet.train
+    from texnet import presets
+    from texnet.cli import main
+
+    monkeypatch.setattr(texnet.train, "now", FakeClock(0.25))
+    monkeypatch.setitem(presets.TEXTURE, "quick", presets.Preset(TrainConfig(**{**BUDGET, "preview_every": 0}),
+                                                                 presets.BUDGET_TEXTURE))
+    argv = ["train-texture", str(small_exemplar), "-o", str(tmp_path / "p.texnet"), "--minutes", "0.5",
+            "--descriptor", hed_descriptor_spec, "--quiet", "--preview-every", "0"]
+    assert main([*argv, "--pause-after", "0.1"]) == 0  # a slice of 6 s of the 30 s budget
+    assert "paused at 0:0" in capsys.readouterr().out
+    _, meta = load_model(tmp_path / "p.texnet")
+    first = meta["training"]["iterations_done"]
+    assert not meta["training"]["complete"] and first > 0 and (tmp_path / "p.texnet.ckpt").exists()
+    assert main([*argv, "--resume", "--pause-after", "0.1"]) == 0  # another slice (the option is not a setting)
+    _, meta = load_model(tmp_path / "p.texnet")
+    assert not meta["training"]["complete"] and meta["training"]["iterations_done"] > first
+    assert main([*argv, "--resume"]) == 0
+    _, meta = load_model(tmp_path / "p.texnet")
+    assert meta["training"]["complete"] and meta["training"]["seconds"] <= 30 * 1.05
+
+
 def test_a_budget_too_short_for_one_iteration_is_one_error(tmp_path, small_exemplar, monkeypatch, hed_descriptor_spec):
     import texnet.train
 

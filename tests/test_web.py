@@ -58,7 +58,10 @@ def site(tmp_path_factory):
                           models / "texture.onnx")
     style = export_onnx(trained_like(GeneratorConfig(scales=4, content_channels=3, norm="instance",
                                                      padding="replicate")), {"kind": "style"}, models / "style.onnx")
-    out = build_site([str(texture), str(style)], folder / "site", log=lambda *a: None)
+    residual = export_onnx(trained_like(GeneratorConfig(arch="residual", scales=3, channels=8, blocks=2,
+                                                        content_channels=3, norm="instance", padding="replicate")),
+                           {"kind": "style"}, models / "residual.onnx")
+    out = build_site([str(texture), str(style), str(residual)], folder / "site", log=lambda *a: None)
     httpd = server(out, 0)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -133,19 +136,20 @@ def test_bad_size_gives_a_visible_message(page):
     assert page.is_visible("#message") and "2048" in page.inner_text("#message")
 
 
-def test_stylize_a_small_photo_matches_python(page, site, tmp_path):
+@pytest.mark.parametrize("index, name", [("1", "style"), ("2", "residual")])
+def test_stylize_a_small_photo_matches_python(page, site, tmp_path, index, name):
     photo = tmp_path / "photo.png"
     rng = np.random.default_rng(0)
     small = np.kron(rng.random((6, 8, 3)), np.ones((8, 8, 1)))  # blocky, so browser decoding is exact
     Image.fromarray((small * 255).astype(np.uint8)).save(photo)
-    page.select_option("#model", "1")
+    page.select_option("#model", index)
     page.wait_for_selector("#style-controls:not([hidden])")
     page.set_input_files("#photo", str(photo))
     page.wait_for_selector("#stylize:not([disabled])")
     click_and_wait(page, "#stylize")
     shown = canvas_pixels(page)
     content = np.asarray(Image.open(photo).convert("RGB"), dtype=np.float32).transpose(2, 0, 1) / 255
-    expected, _ = stylize_array(OnnxModel(site[0] / "models" / "style.onnx"), content, StylizeOptions(seed=0))
+    expected, _ = stylize_array(OnnxModel(site[0] / "models" / f"{name}.onnx"), content, StylizeOptions(seed=0))
     assert shown.shape == (48, 64, 3)
     assert np.abs(shown - as_bytes(expected)).max() <= TOLERANCE
     # a file that is not an image: a visible message, not a blank page

@@ -56,6 +56,9 @@ def _add_training_options(p: argparse.ArgumentParser, presets: dict) -> None:
     g.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto (default auto: cuda when available)")
     g.add_argument("--resume", action="store_true",
                    help="continue an interrupted run from MODEL.ckpt (a budget continues with the time it had left)")
+    g.add_argument("--pause-after", type=_positive_float, metavar="M",
+                   help="stop this run after M minutes, saving the model and MODEL.ckpt, and exit 0: a long budget "
+                        "trained a slice at a time (continue with --resume)")
     g.add_argument("--checkpoint-every", type=_positive_int, default=None, metavar="N",
                    help="save MODEL.ckpt every N iterations (default 50; with a budget every 30 s): what a killed run "
                         "loses at most")
@@ -90,7 +93,8 @@ def _loss_settings(args: argparse.Namespace) -> dict:
 def _train_config(args: argparse.Namespace, preset):
     return preset.train.with_overrides(
         size=args.size, batch_size=args.batch_size, iterations=args.iterations, minutes=args.minutes, lr=args.lr,
-        seed=args.seed, device=args.device, preview_every=args.preview_every, checkpoint_every=args.checkpoint_every)
+        seed=args.seed, device=args.device, preview_every=args.preview_every, checkpoint_every=args.checkpoint_every,
+        pause_after=args.pause_after)
 
 
 _GREY = {"auto": None, "yes": True, "no": False}

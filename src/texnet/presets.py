@@ -35,6 +35,9 @@ class TrainConfig:
     minutes: float | None = None
     stages: tuple[tuple[int, int, float], ...] = ()
     checkpoint_seconds: float = 30.0  # with a budget: the model and checkpoint are saved this often
+    # Minutes after which this run stops, saving the model and checkpoint, and returns (not part of the result:
+    # --resume continues it): a budget of hours trained a slice at a time, as the zoo is.
+    pause_after: float | None = None
 
     def with_overrides(self, **overrides: Any) -> "TrainConfig":
         """Explicit options win over the preset; None means 'not given'.
@@ -78,6 +81,8 @@ class TrainConfig:
             raise TexnetError("--lr must be positive")
         if self.minutes is not None and not self.minutes > 0:
             raise TexnetError("--minutes must be more than 0")
+        if self.pause_after is not None and not self.pause_after > 0:
+            raise TexnetError("--pause-after must be more than 0")
         if self.minutes is not None and not self.stages:
             raise TexnetError("a time budget needs stages (size, batch size, share)")
 

@@ -164,6 +164,10 @@ class _Clock:
         return self._mean(last) * pixels / self.pixels[last]
 
 
+class _Pause(Exception):
+    """TrainConfig.pause_after has passed: save as for Ctrl-C, then return."""
+
+
 def fit(generator: Generator, objective: Objective, cfg: TrainConfig, output: Path,
         meta: dict[str, Any], resume: bool = False, progress: bool = True, log: Log = print,
         started: float | None = None, largest: int | None = None,
@@ -172,7 +176,8 @@ def fit(generator: Generator, objective: Objective, cfg: TrainConfig, output: Pa
 
     With a budget (cfg.minutes) the clock runs from `started` (the caller's perf_counter at the command's
     start, so that set-up counts), stages train at sizes capped at `largest`, and the model file is valid at
-    every save. Ctrl-C saves the model and a checkpoint and raises Interrupted. `on_iteration(done)` runs after
+    every save. Ctrl-C saves the model and a checkpoint and raises Interrupted; cfg.pause_after minutes after
+    `started` it saves the same and returns. `on_iteration(done)` runs after
     each iteration's saves (texnet.raycluster's fault-injection hook uses it)."""
     cfg.validate()
     started = started if started is not None else now()
@@ -183,7 +188,7 @@ def fit(generator: Generator, objective: Objective, cfg: TrainConfig, output: Pa
     optimizer = torch.optim.Adam(generator.parameters(), lr=cfg.lr)
     torch.manual_seed(cfg.seed)
     rng = torch.Generator().manual_seed(cfg.seed)
-    ignored = ("iterations", "preview_every", "checkpoint_every", "checkpoint_seconds", "device")
+    ignored = ("iterations", "preview_every", "checkpoint_every", "checkpoint_seconds", "device", "pause_after")
     run_id = fingerprint({"meta": meta, "train": {k: v for k, v in asdict(cfg).items() if k not in ignored}})
     history, start = History(), 0
 
@@ -300,10 +305,12 @@ def fit(generator: Generator, objective: Objective, cfg: TrainConfig, output: Pa
                     checkpoint(done)
             if on_iteration is not None:
                 on_iteration(done)
+            if cfg.pause_after is not None and now() - started >= 60 * cfg.pause_after:
+                raise _Pause
     except TexnetError:
         bar.close()  # the error line starts on a line of its own
         raise
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Pause) as stop:
         bar.close()
         rng_state, weights, adam, logged = saved  # undo the unfinished iteration, wherever it was cut
         rng.set_state(rng_state)
@@ -318,6 +325,9 @@ def fit(generator: Generator, objective: Objective, cfg: TrainConfig, output: Pa
         where = (f"{clock(history.seconds)} of {clock(60 * cfg.minutes)}" if cfg.budget
                  else f"iteration {done} of {cfg.iterations}")
         saved_to = f"model saved to {outputs.model}" if done else "nothing trained yet"
+        if isinstance(stop, _Pause):
+            log(f"paused at {where} (--pause-after {cfg.pause_after:g}); {saved_to}; continue with --resume")
+            return outputs.model, history
         raise Interrupted(f"stopped at {where}; {saved_to}; continue with --resume") from None
     bar.close()
 
