@@ -189,7 +189,10 @@ def fit(generator: Generator, objective: Objective, cfg: TrainConfig, output: Pa
     torch.manual_seed(cfg.seed)
     rng = torch.Generator().manual_seed(cfg.seed)
     ignored = ("iterations", "preview_every", "checkpoint_every", "checkpoint_seconds", "device", "pause_after")
-    run_id = fingerprint({"meta": meta, "train": {k: v for k, v in asdict(cfg).items() if k not in ignored}})
+    # where the descriptor's weights lie is not an input: a run resumes in another checkout or on another machine
+    descriptor = {k: v for k, v in meta.get("descriptor", {}).items() if k != "weights_file"}
+    run_id = fingerprint({"meta": {**meta, "descriptor": descriptor},
+                          "train": {k: v for k, v in asdict(cfg).items() if k not in ignored}})
     history, start = History(), 0
 
     if resume:
