@@ -85,6 +85,11 @@ ARMS: dict[str, tuple[str, dict, dict, float]] = {
     "budget6-residual-lr0.005-content2_2": ("generator: residual, lr 0.005, content relu2_2, 6 min",
                                             {**BUDGET6, "lr": 0.005},
                                             {**QUICK_STYLE, **RESIDUAL, "content_layers": ("relu2_2",)}, 1.0),
+    # relu2_2 keeps the photo's tones and palette but leaves flat regions bare: does a lighter content weight paint them?
+    "budget6-content2_2-alpha1": ("content layer relu2_2, content weight 1, 6 min", BUDGET6,
+                                  {**QUICK_STYLE, "content_layers": ("relu2_2",), "content_weight": 1.0}, 1.0),
+    "budget6-content2_2-alpha0.5": ("content layer relu2_2, content weight 0.5, 6 min", BUDGET6,
+                                    {**QUICK_STYLE, "content_layers": ("relu2_2",), "content_weight": 0.5}, 1.0),
 }
 # arms that train on another content pool than scikit-image's photos
 CONTENT = {"wide-pool": ROOT / "pool", "wide-pool-augment": ROOT / "pool"}

@@ -38,6 +38,18 @@ _positive_float = _number(float, 0, strict=True)
 _nonneg_float = _number(float, 0, strict=False)
 
 
+def _relu_layers(text: str) -> tuple[str, ...]:
+    """An argparse type: comma-separated descriptor layers that both VGG-16 and VGG-19 have (relu1_1 ... relu5_3)."""
+    from texnet.descriptor import layer_names
+
+    known = [name for name in layer_names("vgg16") if name.startswith("relu")]
+    layers = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [name for name in layers if name not in known]
+    if not layers or unknown:
+        raise argparse.ArgumentTypeError(f"expected layers out of {', '.join(known)}, got '{text}'")
+    return layers
+
+
 def _add_training_options(p: argparse.ArgumentParser, presets: dict) -> None:
     g = p.add_argument_group("training (explicit options override the preset)")
     g.add_argument("--preset", choices=tuple(presets), default="quick",
@@ -128,7 +140,7 @@ def cmd_train_style(args: argparse.Namespace) -> None:
     preset = presets.STYLE[args.preset]
     cfg = presets.apply(StyleConfig(), preset.settings, dict(
         **_loss_settings(args), content_weight=args.content_weight, style_size=args.style_size,
-        generator=dict(arch=args.arch, scales=args.scales, norm=args.norm)))
+        content_layers=args.content_layers, generator=dict(arch=args.arch, scales=args.scales, norm=args.norm)))
     train = _train_config(args, preset)
     if _several(args.style, args.output, args.ray):
         _train_many("style", args, train, cfg)
@@ -550,6 +562,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--style-size", type=_positive_int, metavar="N",
                    help="rescale the style image so its longer side is N px (default: the preset's, see --preset; "
                         "without one its own scale)")
+    d.add_argument("--content-layers", type=_relu_layers, metavar="LAYERS",
+                   help="descriptor layers whose features the content loss compares, comma-separated (default "
+                        "relu4_2 as in the paper; relu2_2 keeps more of the photo's light and dark)")
     g = p.add_argument_group("generator")
     g.add_argument("--norm", choices=("batch", "instance"), default=None,
                    help="normalisation layers: instance (the authors' follow-up; default) or batch (paper)")
