@@ -90,9 +90,16 @@ ARMS: dict[str, tuple[str, dict, dict, float]] = {
                                   {**QUICK_STYLE, "content_layers": ("relu2_2",), "content_weight": 1.0}, 1.0),
     "budget6-content2_2-alpha0.5": ("content layer relu2_2, content weight 0.5, 6 min", BUDGET6,
                                     {**QUICK_STYLE, "content_layers": ("relu2_2",), "content_weight": 0.5}, 1.0),
+    # the content layers barely see polarity: a term on the photo's regional light and dark (texnet.losses.tone_loss)
+    "budget6-tone1": ("tone weight 1, 6 min", BUDGET6, {**QUICK_STYLE, "tone_weight": 1.0}, 1.0),
+    "budget6-tone4": ("tone weight 4, 6 min", BUDGET6, {**QUICK_STYLE, "tone_weight": 4.0}, 1.0),
+    "budget6-residual-lr0.005-tone4": ("generator: residual, lr 0.005, tone weight 4, 6 min", {**BUDGET6, "lr": 0.005},
+                                       {**QUICK_STYLE, **RESIDUAL, "tone_weight": 4.0}, 1.0),
 }
 # arms that train on another content pool than scikit-image's photos
 CONTENT = {"wide-pool": ROOT / "pool", "wide-pool-augment": ROOT / "pool"}
+# measures that agreed with the eye (docs/stylization.md), as table columns
+EYE = ("color", "halo", "tone")
 # arms that only change test-time settings, and the arm whose model they use
 TEST_TIME = {"noise0": "base", "noise3": "base", "quick-noise0": "alpha2-style256",
              "quick-noise0.5": "alpha2-style256"}
@@ -158,17 +165,24 @@ def table(rows: dict[str, dict]) -> str:
              "photo (optimisation's in the header row). `speckle`: high-frequency energy where the photo is dark "
              "and flat (texnet.quality.speckle). `structure`: centred relu4_2 correlation with the photo "
              "(texnet.quality.structure; 1 = the photo's layout, another photo about 0.2; measured from this "
-             "score existed, `-` for older rows; what it means: docs/stylization.md). `s`: training seconds.", "",
+             "score existed, `-` for older rows; what it means: docs/stylization.md). `color`: W1 of the colours to "
+             "the painting's. `halo`: detail along the photo's edges over detail elsewhere (relief; lower is "
+             "better). `tone`: rank correlation of regional luminance with the photo's (1 = the photo's light and "
+             "dark). color, halo and tone are the measures that agreed with the eye on the bench's sheets "
+             "(docs/stylization.md). `s`: training seconds.", "",
              "| arm | factor | " + " | ".join(Path(s).stem for s in styles)
-             + " | mean swd/opt | gram/opt | content | structure | speckle | s |",
-             "|---|---|" + "---|" * (len(styles) + 6)]
+             + " | mean swd/opt | gram/opt | content | structure | speckle | color | halo | tone | s |",
+             "|---|---|" + "---|" * (len(styles) + 9)]
     opt_content = [r["optimisation"]["content"] for v in rows.values() for r in v["photos"]]
     opt_speckle = [r["optimisation"].get("speckle") for v in rows.values() for r in v["photos"]]
     opt_structure = [r["optimisation"].get("structure") for v in rows.values() for r in v["photos"]]
+    opt_eye = [mean(r["optimisation"].get(k) for v in rows.values() for r in v["photos"]) for k in EYE]
     lines.append("| optimisation | reference | " + " | ".join("1" for _ in styles)
-                 + f" | 1 | 1 | {mean(opt_content)} | {mean(opt_structure)} | {mean(opt_speckle)} | |")
+                 + f" | 1 | 1 | {mean(opt_content)} | {mean(opt_structure)} | {mean(opt_speckle)} | "
+                 + " | ".join(opt_eye) + " | |")
     for arm in arms:
         cells, swd, gram, content, structure, secs, speck = [], [], [], [], [], [], []
+        eye: dict[str, list] = {k: [] for k in EYE}
         for s in styles:
             v = rows.get(results().key(arm, s))
             if v is None:
@@ -181,10 +195,12 @@ def table(rows: dict[str, dict]) -> str:
             content += [r[arm]["content"] for r in v["photos"]]
             structure += [r[arm].get("structure") for r in v["photos"]]
             speck += [r[arm].get("speckle") for r in v["photos"]]
+            for k in EYE:
+                eye[k] += [r[arm].get(k) for r in v["photos"]]
             secs.append(v["train_seconds"])
         lines.append(f"| {arm} | {ARMS[arm][0]} | " + " | ".join(cells)
-                     + f" | {mean(swd)} | {mean(gram)} | {mean(content)} | {mean(structure)} | {mean(speck)} "
-                     f"| {mean(secs)} |")
+                     + f" | {mean(swd)} | {mean(gram)} | {mean(content)} | {mean(structure)} | {mean(speck)} | "
+                     + " | ".join(mean(eye[k]) for k in EYE) + f" | {mean(secs)} |")
     return "\n".join(lines) + "\n"
 
 

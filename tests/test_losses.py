@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from texnet.losses import (GramLoss, SlicedWassersteinLoss, build_texture_loss, content_loss, diversity_loss, gram,
-                           total_variation)
+                           tone_loss, total_variation)
 
 
 def naive_gram(f):
@@ -118,6 +118,22 @@ def test_content_loss_and_tv():
     stripes = torch.zeros(1, 3, 4, 4)
     stripes[..., ::2] = 1
     assert float(total_variation(stripes)) == 1.0
+
+
+def test_tone_loss_sees_inversion_but_not_brightness_contrast_or_detail():
+    g = torch.Generator().manual_seed(0)
+    photo = torch.nn.functional.interpolate(torch.rand(1, 3, 8, 8, generator=g), size=64, mode="bilinear")
+    assert float(tone_loss(photo, photo)) < 1e-5
+    assert float(tone_loss(0.2 + 0.5 * photo, photo)) < 1e-5  # the painting may set brightness and contrast
+    assert float(tone_loss(1 - photo, photo)) > 1.99  # a night sky turned pale costs the most
+    strokes = photo + 0.3 * (torch.rand(1, 3, 64, 64, generator=g) - 0.5)  # detail inside the 8 px regions
+    assert float(tone_loss(strokes, photo)) < 0.05
+    flat = torch.full_like(photo, 0.5).requires_grad_()
+    flat.data += 1e-3 * torch.rand(flat.shape, generator=g)
+    loss = tone_loss(torch.cat([flat, flat]), torch.cat([photo, photo]))
+    assert loss.shape == (2,)
+    loss.sum().backward()
+    assert torch.isfinite(flat.grad).all() and flat.grad.abs().sum() > 0
 
 
 def test_swd_quantile_target_and_more_projections():

@@ -252,15 +252,21 @@ def test_cli_bad_inputs(style_model, tmp_path, capsys):
         assert keep.read_bytes() == b"old"
 
 
-def test_cli_content_layers_reach_the_loss_and_bad_names_are_usage_errors(content_dir, tmp_path, capsys):
+def test_cli_content_layers_and_tone_weight_reach_the_loss_and_bad_values_are_usage_errors(content_dir, tmp_path,
+                                                                                           capsys):
     style = tmp_path / "style.png"
     save_image(load_image("ihc")[:, :48, :48], style)
     out = tmp_path / "c.texnet"
     assert main([str(a) for a in ["train-style", style, "-o", out, "--content", content_dir, "--iterations", "2",
                                   "--size", "32", "--batch-size", "1", "--scales", "4", "--content-layers", "relu2_2, relu4_2",
-                                  "--quiet"]]) in (0, None)
+                                  "--tone-weight", "2", "--quiet"]]) in (0, None)
     _, meta = load_style_model(out)
     assert meta["loss"]["content_layers"] == ["relu2_2", "relu4_2"]
+    assert meta["loss"]["tone_weight"] == 2.0
+    assert "tone" in meta["training"]["final_loss"]
     with pytest.raises(SystemExit) as exc:
         main(["train-style", str(style), "-o", str(out), "--content-layers", "relu9_9"])
     assert exc.value.code == 2 and "relu9_9" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["train-style", str(style), "-o", str(out), "--tone-weight", "-1"])
+    assert exc.value.code == 2 and "--tone-weight" in capsys.readouterr().err

@@ -140,7 +140,8 @@ def cmd_train_style(args: argparse.Namespace) -> None:
     preset = presets.STYLE[args.preset]
     cfg = presets.apply(StyleConfig(), preset.settings, dict(
         **_loss_settings(args), content_weight=args.content_weight, style_size=args.style_size,
-        content_layers=args.content_layers, generator=dict(arch=args.arch, scales=args.scales, norm=args.norm)))
+        tone_weight=args.tone_weight, content_layers=args.content_layers,
+        generator=dict(arch=args.arch, scales=args.scales, norm=args.norm)))
     train = _train_config(args, preset)
     if _several(args.style, args.output, args.ray):
         _train_many("style", args, train, cfg)
@@ -228,7 +229,7 @@ def cmd_optimize_style(args: argparse.Namespace) -> None:
 
     check_output_suffix(args.output)
     cfg = presets.apply(StyleConfig(), {}, dict(**_loss_settings(args), content_weight=args.content_weight,
-                                                style_size=args.style_size))
+                                                tone_weight=args.tone_weight, style_size=args.style_size))
     image, trace = optimize_style(args.content, args.style, _optimize_config(args), cfg,
                                   size=parse_size(args.size) if args.size else None, max_size=args.max_size,
                                   init=args.init, progress=not args.quiet)
@@ -562,6 +563,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--style-size", type=_positive_int, metavar="N",
                    help="rescale the style image so its longer side is N px (default: the preset's, see --preset; "
                         "without one its own scale)")
+    d.add_argument("--tone-weight", type=_nonneg_float, default=None, metavar="W",
+                   help="weight of a term that keeps where the photo is light and where dark (default: the "
+                        "preset's, without one 0: the paper's objective); the painting still sets brightness, "
+                        "contrast and strokes")
     d.add_argument("--content-layers", type=_relu_layers, metavar="LAYERS",
                    help="descriptor layers whose features the content loss compares, comma-separated (default "
                         "relu4_2 as in the paper; relu2_2 keeps more of the photo's light and dark)")
@@ -614,6 +619,8 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--max-size", type=_positive_int, default=512, metavar="N",
                    help="shrink the photo so its longer side is at most N (default 512)")
     o.add_argument("--content-weight", type=_nonneg_float, default=None, metavar="ALPHA", help="default 5")
+    o.add_argument("--tone-weight", type=_nonneg_float, default=None, metavar="W",
+                   help="keep the photo's light and dark (default 0; useful with --init noise)")
     o.add_argument("--style-size", type=_positive_int, metavar="N", help="rescale the style image's longer side to N")
     o.add_argument("--init", choices=("content", "noise"), default="content", help="start image (default content)")
     _add_optimize_options(o)

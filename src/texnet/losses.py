@@ -242,6 +242,28 @@ def content_loss(features: Features, targets: Features, layers: Sequence[str] = 
     return total
 
 
+def luminance_layout(images: torch.Tensor, region: int) -> torch.Tensor:
+    """(B, 3, H, W) -> (B, N): luminance averaged over `region` px squares, standardised per image."""
+    y = (0.299 * images[:, 0] + 0.587 * images[:, 1] + 0.114 * images[:, 2])[:, None].float()
+    cells = torch.nn.functional.avg_pool2d(y, region, ceil_mode=True).flatten(1)
+    cells = cells - cells.mean(dim=1, keepdim=True)
+    return cells / cells.norm(dim=1, keepdim=True).clamp_min(1e-6)
+
+
+def tone_loss(images: torch.Tensor, photos: torch.Tensor, region: int = 8) -> torch.Tensor:
+    """1 - correlation of regional luminance with the photo's, per sample (0: the photo's light and dark).
+
+    The content layers of the edge-tuned descriptor barely see polarity (an inverted photo is about
+    half as far from the photo at relu4_2 as noise is: docs/stylization.md), so a stylization can keep
+    every edge and still turn a night sky pale or relieve the photo into an etching. This term pins
+    where the photo is light and where dark, and nothing else: each image is standardised first, so
+    the painting still chooses how bright and how contrasted the result is, and the detail inside a
+    region (the strokes) stays free.
+    """
+    a, b = luminance_layout(images, region), luminance_layout(photos, region)
+    return 1 - (a * b).sum(dim=1)
+
+
 def diversity_loss(features: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     """Improved Texture Networks' entropy term: -mean_i log(min_j!=i ||f_i - f_j||^2), per batch.
 

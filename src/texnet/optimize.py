@@ -166,7 +166,7 @@ def optimize_style(content: str, style: str, cfg: OptimizeConfig | None = None, 
     targets = objective.content_targets(target)  # once: the photo does not change
     start = target if init == "content" else texture_init(target.shape[3], target.shape[2], cfg.seed, device)
     rng = torch.Generator().manual_seed(cfg.seed)
-    x, trace = optimize_pixels(lambda img: objective.losses(img, None, rng, targets), start, cfg, progress)
+    x, trace = optimize_pixels(lambda img: objective.losses(img, target, rng, targets), start, cfg, progress)
     return x[0].cpu(), trace
 
 

@@ -20,7 +20,7 @@ from texnet.device import resolve_device
 from texnet.errors import TexnetError
 from texnet.generators import Generator, GeneratorConfig, build_generator, check_scales
 from texnet.images import IMAGE_SUFFIXES, SAMPLE_PHOTOS, load_exemplar, load_image, resize, sample_path
-from texnet.losses import DEFAULT_TEXTURE_LAYERS, PAPER_CONTENT_LAYERS, content_loss
+from texnet.losses import DEFAULT_TEXTURE_LAYERS, PAPER_CONTENT_LAYERS, content_loss, tone_loss
 from texnet.modelfile import load_model_of_kind
 from texnet import presets
 from texnet.texture import StatisticTerms, exemplar_loss
@@ -39,6 +39,7 @@ class StyleConfig:
     weighting: str = "relative"
     content_layers: tuple[str, ...] = PAPER_CONTENT_LAYERS
     content_weight: float = 5.0  # alpha of paper eq. 8 (both losses are relative errors); chosen by eye
+    tone_weight: float = 0.0  # keep the photo's light and dark (texnet.losses.tone_loss); 0 is the paper's objective
     tv_weight: float = 0.0
     pooling: str = "avg"
     precision: str = "auto"
@@ -145,7 +146,11 @@ class StyleObjective:
         targets = targets if targets is not None else self.content_targets(content)
         terms, total = self.terms(images, features, rng)
         terms["content"] = content_loss(features, targets, self.cfg.content_layers).mean()
-        terms["total"] = total + self.cfg.content_weight * terms["content"]
+        total = total + self.cfg.content_weight * terms["content"]
+        if self.cfg.tone_weight:
+            terms["tone"] = tone_loss(images, content).mean()
+            total = total + self.cfg.tone_weight * terms["tone"]
+        terms["total"] = total
         return terms
 
     @torch.no_grad()
@@ -167,8 +172,8 @@ def train_style(style: str, output: str | Path, content: str | None = None, trai
     train = train or presets.STYLE["quick"].train
     cfg = cfg or presets.apply(StyleConfig(), presets.STYLE["quick"].settings, {})
     train.validate()
-    if cfg.content_weight < 0:
-        raise TexnetError("--content-weight must be at least 0")
+    if cfg.content_weight < 0 or cfg.tone_weight < 0:
+        raise TexnetError("--content-weight and --tone-weight must be at least 0")
     check_scales(cfg.generator.scales, min(s[0] for s in train.stages) if train.budget else train.size)
     device = resolve_device(train.device)
     check_training_memory("style", train, str(device))
@@ -190,7 +195,7 @@ def train_style(style: str, output: str | Path, content: str | None = None, trai
         "style": style_info,
         "content_pool": {"source": str(content) if content else "scikit-image", "images": pool.names},
         "loss": {**objective.terms.loss.describe(), "content_layers": list(cfg.content_layers),
-                 "content_weight": cfg.content_weight, "tv_weight": cfg.tv_weight},
+                 "content_weight": cfg.content_weight, "tone_weight": cfg.tone_weight, "tv_weight": cfg.tv_weight},
     }
     return fit(generator, objective, train, Path(output), meta, resume=resume, progress=progress, log=log,
                started=started, on_iteration=on_iteration)
