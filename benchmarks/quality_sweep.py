@@ -2,7 +2,8 @@
 
     python benchmarks/quality_sweep.py --arms base lr0.03 --exemplars brick slicedw-12
     python benchmarks/quality_sweep.py --minutes 10 --arms base     # the same arms on another budget
-    python benchmarks/quality_sweep.py --table                      # only rewrite the table
+    python benchmarks/quality_sweep.py --table                      # only rewrite the table and the chart
+    python benchmarks/quality_sweep.py --time-optimisation brick    # time the optimisation here, for the chart
 
 Each (arm, budget, exemplar) trains with texnet's API on a wall-clock budget (the arm's recipe:
 the standard preset's settings with one factor changed), samples 4 textures (seeds 1-4) at the
@@ -17,6 +18,7 @@ time, so anything else running makes every arm worse.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -29,6 +31,7 @@ from sweeplib import Results  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent / "quality"
 RESULTS = Path(__file__).resolve().parent / "results"  # the bench's references
+OPT_TIME = ROOT / "optimisation_time.json"  # the optimisation timed on the machine that ran the budgets
 SEEDS = (1, 2, 3, 4)
 # A subset of the wide set with regular patterns, natural textures and large structures (the bench runs all).
 EXEMPLARS = ("brick", "gravel", "dcor-texture12", "dcor-texture25", "dcor-texture43", "slicedw-12", "slicedw-37",
@@ -135,16 +138,65 @@ def table(rows: dict[str, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def chart(rows: dict[str, dict], arm: str = "base") -> Path | None:
+    """Quality against minutes for `arm` over every budget it ran (the README's chart), with the optimisation's
+    time on this machine when `--time-optimisation` measured it."""
+    from texnet.bench.quality import minutes_chart
+
+    by_exemplar: dict[str, dict] = {}
+    for r in rows.values():
+        if r["base_arm"] == arm:
+            e = by_exemplar.setdefault(r["exemplar"], {"exemplar": r["exemplar"], "crops": r["crops"],
+                                                       "opt": {"gram": r["opt"]}, "presets": {}})
+            e["presets"][f"{r['minutes']:g}min"] = r["gen"]
+    budgets = sorted({b for e in by_exemplar.values() for b in e["presets"]}, key=lambda b: float(b[:-3]))
+    if len(budgets) < 2:
+        return None
+    timed = json.loads(OPT_TIME.read_text()) if OPT_TIME.exists() else None
+    path = ROOT / "minutes.png"
+    minutes_chart(list(by_exemplar.values()), budgets, path,
+                  (timed["seconds"], f"{timed['exemplar']} at {timed['size']} px, {timed['cpu']}") if timed else None)
+    return path
+
+
+def time_optimisation(label: str, name: str, log) -> dict:
+    """Run the bench's optimisation reference recipe once more, uncached, on this machine: the chart's mark."""
+    from texnet.bench import BenchConfig
+    from texnet.bench.harness import machine
+    from texnet.bench.quality import reference
+    from texnet.optimize import OptimizeConfig, optimize_texture
+    from texnet.texture import TextureConfig
+
+    ref = reference(label, name, BenchConfig(), RESULTS, log)
+    log(f"[optimisation] {label} at {ref.size} px, L-BFGS {BenchConfig().opt_iterations} iterations")
+    _, trace = optimize_texture(name, ref.size, ref.size, OptimizeConfig(iterations=BenchConfig().opt_iterations,
+                                device="cpu"), TextureConfig(loss="gram", precision="fp32"), progress=False,
+                                log=lambda *a: None)
+    row = {"exemplar": label, "size": ref.size, "seconds": round(trace.seconds[-1], 1), "cpu": machine()["cpu"],
+           "date": time.strftime("%Y-%m-%d %H:%M")}
+    OPT_TIME.write_text(json.dumps(row, indent=1) + "\n")
+    log(f"[optimisation] {row['seconds']} s")
+    return row
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--arms", nargs="*", default=["base"], choices=list(ARMS))
     parser.add_argument("--exemplars", nargs="*", default=list(EXEMPLARS))
     parser.add_argument("--minutes", type=float, nargs="+", default=[3.0])
-    parser.add_argument("--table", action="store_true", help="only rewrite budget_sweep.md from the results")
+    parser.add_argument("--table", action="store_true", help="only rewrite budget_sweep.md and the chart")
+    parser.add_argument("--time-optimisation", metavar="EXEMPLAR",
+                        help="time the optimisation reference of EXEMPLAR on this machine for the chart, and stop")
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
     log = lambda msg: print(msg, flush=True)  # noqa: E731
-    if not args.table:
+    if args.time_optimisation:
+        from texnet.bench import BenchConfig
+        from texnet.bench.quality import exemplars as bench_exemplars
+
+        (label, name), = bench_exemplars(BenchConfig(quality_exemplars=(args.time_optimisation,)), log)
+        time_optimisation(label, name, log)
+    elif not args.table:
         from texnet.bench import BenchConfig
         from texnet.bench.quality import exemplars as bench_exemplars
 
@@ -157,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
                     run(arm, minutes, label, name, log)
                     (ROOT / "budget_sweep.md").write_text(table(results().load()))
     (ROOT / "budget_sweep.md").write_text(table(results().load()))
-    print((ROOT / "budget_sweep.md").read_text())
+    drawn = chart(results().load())
+    print((ROOT / "budget_sweep.md").read_text() + (f"chart: {drawn}" if drawn else ""))
     return 0
 
 

@@ -118,3 +118,20 @@ def test_interleaved_timing_runs_every_path_in_each_round():
     assert all(sorted(r) == ["a", "b", "c"] for r in rounds)  # one of each per round
     followers = {r[r.index("a") + 1] for r in rounds if r[-1] != "a"}
     assert followers == {"b", "c"}  # shuffled: "a" is not always followed by the same path
+
+
+def test_minutes_chart_summarises_each_budget_over_the_exemplars_it_ran_on(tmp_path):
+    from texnet.bench.quality import minutes_chart, summary
+
+    def row(name, opt, crops, **budgets):
+        return {"exemplar": name, "opt": {"gram": {"swd": opt, "seconds": 60.0}}, "crops": {"swd": crops},
+                "presets": {b: {"swd": v} for b, v in budgets.items()}}
+
+    rows = [row("a", 1.0, 1.5, **{"1min": 2.0, "3min": 1.2}), row("b", 2.0, 2.0, **{"3min": 3.0}),
+            row("c", 1.0, 1.0, **{"1min": 1.5, "3min": 0.9})]
+    stats = summary(rows, ["1min", "3min"])
+    assert stats["1min"]["count"] == 2 and stats["1min"]["median"] == 1.75 and stats["1min"]["worst"] == 2.0
+    assert stats["3min"]["count"] == 3 and stats["3min"]["median"] == 1.2 and stats["3min"]["worst_three"][0] == ("b", 1.5)
+    path = tmp_path / "minutes.png"
+    minutes_chart(rows, ["1min", "3min"], path, optimisation=(200.0, "a at 256 px"))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

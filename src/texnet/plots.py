@@ -30,6 +30,16 @@ def log_axes(ax: Any, xlabel: str, ylabel: str, title: str, logx: bool = False) 
     ax.legend()
 
 
+def plain_ticks(ax: Any, x: list[float] | None = None, y: list[float] | None = None) -> None:
+    """Ticks at these values, labelled as plain numbers (log axes otherwise label 3 as 3x10^0)."""
+    from matplotlib.ticker import NullFormatter
+
+    for values, axis, set_ticks in ((x, ax.xaxis, ax.set_xticks), (y, ax.yaxis, ax.set_yticks)):
+        if values:
+            set_ticks(values, [f"{v:g}" for v in values])
+            axis.set_minor_formatter(NullFormatter())
+
+
 def save(fig: Any, path: Path) -> None:
     """Write the figure as PNG atomically and free it."""
     import matplotlib.pyplot as plt

@@ -164,24 +164,36 @@ def summary(rows: list[dict[str, Any]], presets: list[str]) -> dict[str, dict[st
     return out
 
 
-def minutes_chart(rows: list[dict[str, Any]], budgets: list[str], path: Path) -> None:
+def minutes_chart(rows: list[dict[str, Any]], budgets: list[str], path: Path,
+                  optimisation: tuple[float, str] | None = None) -> None:
     """Quality against minutes of training: the median and worst distance over the optimisation's, with the
-    optimisation's own median time marked."""
+    optimisation's time marked: `optimisation` = (seconds, what was timed) where it was timed on this machine,
+    else the median of the references' recorded times. Points over fewer exemplars than the rest say how many."""
     from texnet import plots
 
     stats = summary(rows, budgets)
-    minutes = [float(BUDGET_ARM.fullmatch(b).group(1)) for b in budgets if b in stats]
+    shown = [b for b in budgets if b in stats]
+    minutes = [float(BUDGET_ARM.fullmatch(b).group(1)) for b in shown]
     fig, (ax,) = plots.subplots(1, width=6)
-    ax.plot(minutes, [stats[b]["median"] for b in budgets if b in stats], "o-", label="median over exemplars")
-    ax.plot(minutes, [stats[b]["worst"] for b in budgets if b in stats], "s--", label="worst exemplar")
+    ax.plot(minutes, [stats[b]["median"] for b in shown], "o-", label="median over exemplars")
+    ax.plot(minutes, [stats[b]["worst"] for b in shown], "s--", label="worst exemplar")
+    most = max((stats[b]["count"] for b in shown), default=0)
+    for m, b in zip(minutes, shown):
+        if stats[b]["count"] < most:
+            ax.annotate(f"{stats[b]['count']} of {most}", (m, stats[b]["worst"]), textcoords="offset points",
+                        xytext=(0, 6), ha="center", fontsize=8)
     if "crops" in stats:
         ax.axhline(stats["crops"]["median"], color="grey", linestyle=":", label="real crops (median)")
-    opt = [r["opt"]["gram"]["seconds"] / 60 for r in rows if "gram" in r["opt"]]
-    if opt:
-        ax.axvline(statistics.median(opt), color="red", linestyle=":",
-                   label=f"optimisation of one image ({statistics.median(opt):.1f} min)")
+    if optimisation is None:
+        opt = [r["opt"]["gram"]["seconds"] for r in rows if "gram" in r["opt"]]
+        optimisation = (statistics.median(opt), "median of the references") if opt else None
+    if optimisation:
+        ax.axvline(optimisation[0] / 60, color="red", linestyle=":",
+                   label=f"optimisation of one image: {optimisation[0] / 60:.1f} min ({optimisation[1]})")
     ax.axhline(1.0, color="black", linewidth=0.5)
-    plots.log_axes(ax, "minutes of training", "distance / optimisation's", f"{len(rows)} exemplars", logx=True)
+    plots.log_axes(ax, "minutes of training", "distance / optimisation's", f"{most} exemplars", logx=True)
+    plots.plain_ticks(ax, x=minutes, y=[0.5, 0.75, 1, 1.5, 2, 3])
+    ax.legend(fontsize=8, loc="lower left")
     plots.save(fig, path)
 
 
