@@ -91,6 +91,8 @@ ARMS: dict[str, tuple[str, dict, dict, float]] = {
     "budget6-content2_2-alpha0.5": ("content layer relu2_2, content weight 0.5, 6 min", BUDGET6,
                                     {**QUICK_STYLE, "content_layers": ("relu2_2",), "content_weight": 0.5}, 1.0),
     # the content layers barely see polarity: a term on the photo's regional light and dark (texnet.losses.tone_loss)
+    # budget arms are wall-clock: on another day's machine the same recipe gets other iteration counts
+    "budget6-control": ("control: budget6 again, on the machine of the arms below", BUDGET6, QUICK_STYLE, 1.0),
     "budget6-tone1": ("tone weight 1, 6 min", BUDGET6, {**QUICK_STYLE, "tone_weight": 1.0}, 1.0),
     "budget6-tone4": ("tone weight 4, 6 min", BUDGET6, {**QUICK_STYLE, "tone_weight": 4.0}, 1.0),
     "budget6-residual-lr0.005-tone4": ("generator: residual, lr 0.005, tone weight 4, 6 min", {**BUDGET6, "lr": 0.005},
