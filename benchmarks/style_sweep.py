@@ -96,6 +96,12 @@ ARMS: dict[str, tuple[str, dict, dict, float]] = {
     "budget6-control": ("control: budget6 again, on the machine of the arms below", BUDGET6, QUICK_STYLE, 1.0),
     "budget6-tone1": ("tone weight 1, 6 min", BUDGET6, {**QUICK_STYLE, "tone_weight": 1.0}, 1.0),
     "budget6-tone4": ("tone weight 4, 6 min", BUDGET6, {**QUICK_STYLE, "tone_weight": 4.0}, 1.0),
+    # with the layout pinned by the tone term, can the content weight drop (bolder strokes), or the swd bring the
+    # painting's whole palette (its yellows, not only the second moments)?
+    "budget6-tone4-alpha1": ("tone weight 4, content weight 1, 6 min", BUDGET6,
+                             {**QUICK_STYLE, "tone_weight": 4.0, "content_weight": 1.0}, 1.0),
+    "budget6-tone4-swd": ("tone weight 4, swd style loss, 6 min", BUDGET6,
+                          {**QUICK_STYLE, "tone_weight": 4.0, "loss": "swd"}, 1.0),
     "budget6-residual-lr0.005-tone4": ("generator: residual, lr 0.005, tone weight 4, 6 min", {**BUDGET6, "lr": 0.005},
                                        {**QUICK_STYLE, **RESIDUAL, "tone_weight": 4.0}, 1.0),
 }
