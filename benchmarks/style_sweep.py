@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sweeplib import Results, mean  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent / "style"
-STYLES = ("starry_night.jpg", "the_scream.jpg", "woman-with-hat-matisse.jpg")
+STYLES = ("starry_night.jpg", "the_scream.jpg", "woman-with-hat-matisse.jpg", "shipwreck.jpg")
 PHOTOS = ("tubingen.jpg", "golden_gate.jpg", "hoovertowernight.jpg")  # every row's photos (the bench has six)
 
 BASE_TRAIN = dict(size=128, batch_size=2, iterations=600, lr=0.05, lr_decay=0.7, lr_decay_start=300,
@@ -102,6 +102,8 @@ ARMS: dict[str, tuple[str, dict, dict, float]] = {
                              {**QUICK_STYLE, "tone_weight": 4.0, "content_weight": 1.0}, 1.0),
     "budget6-tone4-swd": ("tone weight 4, swd style loss, 6 min", BUDGET6,
                           {**QUICK_STYLE, "tone_weight": 4.0, "loss": "swd"}, 1.0),
+    # the quick preset (stage 2's recipe) with the tone term, on paintings the tone arms were not run on
+    "quick-tone4": ("the quick preset + tone weight 4", {}, {**QUICK_STYLE, "tone_weight": 4.0}, 1.0),
     "budget6-residual-lr0.005-tone4": ("generator: residual, lr 0.005, tone weight 4, 6 min", {**BUDGET6, "lr": 0.005},
                                        {**QUICK_STYLE, **RESIDUAL, "tone_weight": 4.0}, 1.0),
 }
