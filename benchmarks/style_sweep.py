@@ -104,6 +104,10 @@ ARMS: dict[str, tuple[str, dict, dict, float]] = {
                           {**QUICK_STYLE, "tone_weight": 4.0, "loss": "swd"}, 1.0),
     # the quick preset (stage 2's recipe) with the tone term, on paintings the tone arms were not run on
     "quick-tone4": ("the quick preset + tone weight 4", {}, {**QUICK_STYLE, "tone_weight": 4.0}, 1.0),
+    "quick-tone4-alpha1": ("the quick preset + tone weight 4, content weight 1", {},
+                           {**QUICK_STYLE, "tone_weight": 4.0, "content_weight": 1.0}, 1.0),
+    "standard-tone4-alpha1": ("the standard preset's training + tone weight 4, content weight 1", STANDARD_TRAIN,
+                              {**QUICK_STYLE, "tone_weight": 4.0, "content_weight": 1.0}, 1.0),
     "budget6-residual-lr0.005-tone4": ("generator: residual, lr 0.005, tone weight 4, 6 min", {**BUDGET6, "lr": 0.005},
                                        {**QUICK_STYLE, **RESIDUAL, "tone_weight": 4.0}, 1.0),
 }
