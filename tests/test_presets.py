@@ -30,11 +30,13 @@ def test_the_paper_preset_decays_lr_at_its_schedule():
     assert paper.lr_at(paper.iterations - 1) < paper.lr * paper.lr_decay
 
 
-def test_style_standard_preset_sets_the_measured_content_weight_and_style_scale():
+def test_style_presets_set_the_measured_content_weight_tone_weight_and_style_scale():
     from texnet.style import StyleConfig
 
     standard = presets.STYLE["standard"]
     cfg = presets.apply(StyleConfig(), standard.settings, {"content_weight": None})
-    assert cfg.content_weight == 1.5 and cfg.style_size == 256
+    assert cfg.content_weight == 1.0 and cfg.tone_weight == 4.0 and cfg.style_size == 256
+    quick = presets.apply(StyleConfig(), presets.STYLE["quick"].settings, {"tone_weight": 0.0})
+    assert quick.tone_weight == 0.0 and quick.content_weight == 1.0  # an explicit option wins
     assert presets.apply(StyleConfig(), standard.settings, {"content_weight": 3.0}).content_weight == 3.0
     assert standard.train.size == 256 and standard.train.iterations > presets.STYLE["quick"].train.iterations

@@ -131,15 +131,18 @@ TEXTURE = {
     "paper": PAPER,
 }
 
+STYLE_SETTINGS = {"content_weight": 1.0, "tone_weight": 4.0, "style_size": 256}
+
 STYLE = {
-    # content weight 2 with the painting at 256 px: its colours and strokes, the photo recognisable (style sweep)
+    # content weight 1 with the tone term (weight 4) and the painting at 256 px: the painting's colours and strokes,
+    # the photo's light and dark kept (style sweep, docs/stylization.md)
     "quick": Preset(TrainConfig(size=128, batch_size=2, iterations=600, lr=0.05, lr_decay=0.7, lr_decay_start=300,
-                                lr_decay_every=60, preview_every=100), {"content_weight": 2.0, "style_size": 256},
-                    "128 px crops, batch 2, 600 iterations, content weight 2, painting at 256 px"),
-    # the quick recipe at the measuring scale, content weight 1.5 (docs/stylization.md)
+                                lr_decay_every=60, preview_every=100), STYLE_SETTINGS,
+                    "128 px crops, batch 2, 600 iterations, content weight 1, tone weight 4, painting at 256 px"),
+    # the quick recipe at the measuring scale
     "standard": Preset(TrainConfig(size=256, batch_size=1, iterations=1500, lr=0.05, lr_decay=0.7, lr_decay_start=750,
-                                   lr_decay_every=150, preview_every=100), {"content_weight": 1.5, "style_size": 256},
-                       "256 px crops, batch 1, 1500 iterations, content weight 1.5, painting at 256 px"),
+                                   lr_decay_every=150, preview_every=100), STYLE_SETTINGS,
+                       "256 px crops, batch 1, 1500 iterations, content weight 1, tone weight 4, painting at 256 px"),
     "paper": PAPER,
 }
 
