@@ -153,3 +153,20 @@ def test_style_quality_photos_of_every_kind_resolve_without_the_development_imag
     assert photo_file("tubingen.jpg", tmp_path) == tmp_path / "photos" / "tubingen.jpg"
     with pytest.raises(TexnetError, match="bench photo not found: nope.jpg"):
         photo_file("nope.jpg", tmp_path)
+
+
+def test_style_quality_report_counts_the_photos_where_texnet_is_as_good_as_the_peer():
+    from texnet.bench import peer
+    from texnet.bench.style_quality import markdown
+
+    def result(swd, color, structure):
+        return {"swd": swd, "content": 0.5, "structure": structure, "color": color, "swd_low": 0.2, "halo": 1.5,
+                "tone": 0.9}
+
+    rows = [{"style": "starry_night.jpg", "photo": f"{name}.jpg", "standard": result(*ours),
+             peer.NAME: result(0.2, 0.05, 0.3), "optimisation": result(0.15, 0.04, 0.8)}
+            for name, ours in (("a", (0.1, 0.06, 0.4)), ("b", (0.3, 0.04, 0.2)))]
+    text = "\n".join(markdown({"config": {"style_presets": ["standard"], "style_quality_size": 384,
+                                          "style_measure_size": 512}, "data": rows}))
+    assert "| starry_night | standard | 0.2 | 0.05 | 0.3 | 0.9 | 1.5 | 1 of 2 | 1 of 2 | 1 of 2 |" in text
+    assert f"| starry_night | {peer.NAME} | 0.2 | 0.05 | 0.3 | 0.9 | 1.5 |  |  |  |" in text

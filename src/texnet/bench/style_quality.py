@@ -18,7 +18,7 @@ from texnet.bench import peer
 from texnet.bench.cache import Log, cached_image, style_model
 from texnet.bench.config import BenchConfig
 from texnet.bench.harness import dev_images
-from texnet.bench.report import fmt
+from texnet.bench.report import fmt, table
 from texnet.device import resolve_device
 from texnet.errors import TexnetError
 from texnet.files import atomic_path
@@ -190,4 +190,27 @@ def markdown(section: dict[str, Any]) -> list[str]:
         for r in section["data"]:
             cells = [Path(r["style"]).stem, Path(r["photo"]).stem] + [fmt(r[p][t]) for t in terms for p in labels]
             lines.append("| " + " | ".join(cells) + " |")
+    if peer.NAME in labels and all("color" in r[p] for r in section["data"] for p in labels):
+        lines += ["", *against_peer(section["data"], labels)]
     return lines
+
+
+def against_peer(rows: list[dict[str, Any]], labels: list[str]) -> list[str]:
+    """Per painting, each label's means over the photos, and on how many photos it is at least as good as the
+    peer: the issue's targets (style distance and colour at most the peer's, structure at least)."""
+    terms = ("swd", "color", "structure", "tone", "halo")
+    head = ["style", "stylized by", *(f"{t} (mean)" for t in terms), "swd <= peer", "color <= peer",
+            "structure >= peer"]
+    cells = []
+    for style in dict.fromkeys(r["style"] for r in rows):
+        mine = [r for r in rows if r["style"] == style]
+        for label in labels:
+            means = [fmt(sum(r[label].get(t, float("nan")) for r in mine) / len(mine)) for t in terms]
+            counts = ["", "", ""]
+            if label not in (peer.NAME, "optimisation"):
+                wins = [sum(r[label][t] <= r[peer.NAME][t] for r in mine) for t in ("swd", "color")]
+                wins.append(sum(r[label]["structure"] >= r[peer.NAME]["structure"] for r in mine))
+                counts = [f"{n} of {len(mine)}" for n in wins]
+            cells.append([Path(style).stem, label, *means, *counts])
+    return [f"Means over the photos; the last columns count the photos where the result is at least as good as "
+            f"{peer.NAME}'s.", "", *table(head, cells)]
