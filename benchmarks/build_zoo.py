@@ -111,7 +111,7 @@ def shortfall(kind: str, numbers: dict) -> str:
     if numbers["swd_vs_opt"] > gate:
         why.append(f"{what} distance {numbers['swd_vs_opt']:.2f}x the optimisation's (gate {gate}x)")
     if kind == "style" and numbers["structure"] < STRUCTURE_GATE:
-        why.append(f"structure {numbers['structure']:.2f} (gate {STRUCTURE_GATE})")
+        why.append(f"structure {numbers['structure']:.3f} (gate {STRUCTURE_GATE})")
     return ", ".join(why)
 
 
