@@ -1,6 +1,8 @@
 """Controlled texture runs on a time budget: vary one factor of the budget recipe, measure as the bench does.
 
     python benchmarks/quality_sweep.py --arms base lr0.03 --exemplars brick slicedw-12
+    python benchmarks/quality_sweep.py --minutes 1 --arms base      # all 25 of the bench's exemplars
+    python benchmarks/quality_sweep.py --exemplars factor           # the 8-exemplar subset for factor arms
     python benchmarks/quality_sweep.py --minutes 10 --arms base     # the same arms on another budget
     python benchmarks/quality_sweep.py --table                      # only rewrite the table and the chart
     python benchmarks/quality_sweep.py --time-optimisation brick    # time the optimisation here, for the chart
@@ -33,8 +35,9 @@ ROOT = Path(__file__).resolve().parent / "quality"
 RESULTS = Path(__file__).resolve().parent / "results"  # the bench's references
 OPT_TIME = ROOT / "optimisation_time.json"  # the optimisation timed on the machine that ran the budgets
 SEEDS = (1, 2, 3, 4)
-# A subset of the wide set with regular patterns, natural textures and large structures (the bench runs all).
-EXEMPLARS = ("brick", "gravel", "dcor-texture12", "dcor-texture25", "dcor-texture43", "slicedw-12", "slicedw-37",
+# A subset of the wide set with regular patterns, natural textures and large structures, for factor arms
+# (`--exemplars factor`); without --exemplars the sweep runs the bench's whole wide set.
+FACTOR_EXEMPLARS = ("brick", "gravel", "dcor-texture12", "dcor-texture25", "dcor-texture43", "slicedw-12", "slicedw-37",
              "slicedw-9")
 NO_RELU5 = ("pixels", "relu1_1", "relu2_1", "relu3_1", "relu4_1")
 ARMS: dict[str, tuple[str, dict, dict]] = {
@@ -182,7 +185,8 @@ def time_optimisation(label: str, name: str, log) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--arms", nargs="*", default=["base"], choices=list(ARMS))
-    parser.add_argument("--exemplars", nargs="*", default=list(EXEMPLARS))
+    parser.add_argument("--exemplars", nargs="*",
+                        help="exemplar names (default: the bench's wide set; 'factor': the 8-exemplar subset)")
     parser.add_argument("--minutes", type=float, nargs="+", default=[3.0])
     parser.add_argument("--table", action="store_true", help="only rewrite budget_sweep.md and the chart")
     parser.add_argument("--time-optimisation", metavar="EXEMPLAR",
@@ -200,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         from texnet.bench import BenchConfig
         from texnet.bench.quality import exemplars as bench_exemplars
 
-        names = dict(bench_exemplars(BenchConfig(quality_exemplars=tuple(args.exemplars)), log))
+        picked = FACTOR_EXEMPLARS if args.exemplars == ["factor"] else tuple(args.exemplars or ())
+        names = dict(bench_exemplars(BenchConfig(quality_exemplars=picked) if picked else BenchConfig(), log))
         for minutes in args.minutes:
             for arm in args.arms:  # arm by arm, so the most telling comparisons are complete first
                 for label, name in names.items():
