@@ -38,6 +38,8 @@ QUICK_STYLE = {"content_weight": 2.0, "style_size": 256}  # the quick preset's s
 STANDARD_TRAIN = {"size": 256, "batch_size": 1, "iterations": 1500, "lr_decay_start": 750, "lr_decay_every": 150}
 BUDGET6 = {"minutes": 6.0, "stages": ((128, 2, 1.0),)}  # a wall-clock budget: equal compute for any generator
 RESIDUAL = {"generator": {"arch": "residual", "scales": 3, "channels": 32, "blocks": 5}}
+LIGHT = {"generator": {"arch": "residual", "scales": 3, "channels": 8, "blocks": 5}}
+PRESET_STYLE = {**QUICK_STYLE, "tone_weight": 4.0, "content_weight": 1.0}  # texnet.presets.STYLE_SETTINGS
 ARMS: dict[str, tuple[str, dict, dict, float]] = {
     # name: (factor, train overrides, style overrides ("generator": GeneratorConfig fields), test-time noise scale)
     "base": ("-", {}, {}, 1.0),
@@ -110,6 +112,16 @@ ARMS: dict[str, tuple[str, dict, dict, float]] = {
                               {**QUICK_STYLE, "tone_weight": 4.0, "content_weight": 1.0}, 1.0),
     "budget6-residual-lr0.005-tone4": ("generator: residual, lr 0.005, tone weight 4, 6 min", {**BUDGET6, "lr": 0.005},
                                        {**QUICK_STYLE, **RESIDUAL, "tone_weight": 4.0}, 1.0),
+    # a generator as cheap as the peer's at 1024 px (about 32 GFLOP against the multi-scale network's 114): the
+    # residual encoder-decoder at 8-16-32 channels, with the presets' settings, at the same iterations
+    "quick-light": ("generator: light residual (8-16-32 channels), quick + tone 4, content weight 1", {},
+                    {**PRESET_STYLE, **LIGHT}, 1.0),
+    "quick-light-lr0.005": ("generator: light residual, lr 0.005, quick + tone 4, content weight 1", {"lr": 0.005},
+                            {**PRESET_STYLE, **LIGHT}, 1.0),
+    "quick-light-edge5": ("generator: light residual, 5x5 first and last convolutions, quick + tone 4, content "
+                          "weight 1", {}, {**PRESET_STYLE, "generator": {**LIGHT["generator"], "edge_kernel": 5}}, 1.0),
+    "standard-light": ("generator: light residual, the standard preset's training", STANDARD_TRAIN,
+                       {**PRESET_STYLE, **LIGHT}, 1.0),
 }
 # arms that train on another content pool than scikit-image's photos
 CONTENT = {"wide-pool": ROOT / "pool", "wide-pool-augment": ROOT / "pool"}

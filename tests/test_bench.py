@@ -170,3 +170,17 @@ def test_style_quality_report_counts_the_photos_where_texnet_is_as_good_as_the_p
                                           "style_measure_size": 512}, "data": rows}))
     assert "| starry_night | standard | 0.2 | 0.05 | 0.3 | 0.9 | 1.5 | 1 of 2 | 1 of 2 | 1 of 2 |" in text
     assert f"| starry_night | {peer.NAME} | 0.2 | 0.05 | 0.3 | 0.9 | 1.5 |  |  |  |" in text
+
+
+def test_recipes_leave_out_newer_fields_at_their_defaults_so_committed_results_stay_valid():
+    from dataclasses import replace
+
+    from texnet.bench.cache import config_record
+    from texnet.style import StyleConfig
+    from texnet.texture import TextureConfig
+
+    style = StyleConfig()
+    assert "edge_kernel" not in config_record(style)["generator"]  # as recorded before the field existed
+    light = replace(style, generator=replace(style.generator, arch="residual", edge_kernel=5))
+    assert config_record(light)["generator"]["edge_kernel"] == 5  # a change the result depends on is recorded
+    assert "loss_options" not in config_record(TextureConfig())

@@ -1,6 +1,8 @@
 """The residual encoder-decoder (train-style --arch residual): shapes, every noise scale used, model files,
 ONNX export and the torch-free runtime, tiling, and training through the CLI."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -61,8 +63,17 @@ def test_model_file_round_trip_and_inference_form(tmp_path):
         isinstance(m, torch.nn.InstanceNorm2d) for m in g.modules())
 
 
-def test_export_and_runtime_equal_pytorch_whole_and_tiled(tmp_path):
-    g = trained_like(SMALL)
+def test_edge_kernel_sets_the_first_and_last_convolution_and_old_files_keep_9(tmp_path):
+    g = ResidualGenerator(replace(SMALL, edge_kernel=5))
+    assert g.stem[0].kernel_size == g.to_rgb.kernel_size == (5, 5)
+    assert g(g.seeded_noise(0, 1, 21, 17), torch.rand(1, 3, 17, 21)).shape == (1, 3, 17, 21)
+    old = {k: v for k, v in SMALL.to_dict().items() if k != "edge_kernel"}  # a model file from before the field
+    assert GeneratorConfig.from_dict(old).edge_kernel == 9
+
+
+@pytest.mark.parametrize("edge", [9, 3])
+def test_export_and_runtime_equal_pytorch_whole_and_tiled(tmp_path, edge):
+    g = trained_like(replace(SMALL, edge_kernel=edge))
     model = OnnxModel(export_onnx(g, {"kind": "style"}, tmp_path / "r.onnx"))
     content = torch.nn.functional.interpolate(torch.rand(1, 3, 9, 11), size=(75, 93), mode="bilinear")[0].numpy()
     for opts in (StylizeOptions(seed=3), StylizeOptions(seed=3, tile=40, overlap=16, stats_size=64)):

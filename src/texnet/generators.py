@@ -47,6 +47,7 @@ class GeneratorConfig:
     # `blocks` residual blocks at the coarsest (kernels unused).
     arch: str = "multiscale"
     blocks: int = 5
+    edge_kernel: int = 9  # residual: the kernel of its first and last convolution (Johnson et al.'s 9)
     # The last 1x1 conv speaks in 0..255 pixel units around mid-grey, as the authors' generator
     # (which emits Caffe-space pixels) does: the paper's lr of 0.1 assumes that scale, and with
     # [0, 1] outputs it makes the first Adam steps overshoot by orders of magnitude.

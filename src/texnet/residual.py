@@ -55,7 +55,7 @@ class ResidualGenerator(Generator):
             raise ValueError("the residual generator stylizes: it needs content_channels > 0")
         nc, c = cfg.noise_channels, cfg.channels
         widths = [c * 2 ** s for s in range(cfg.scales)]  # channels at scale s
-        self.stem = conv(cfg.content_channels + nc, c, 9, cfg)
+        self.stem = conv(cfg.content_channels + nc, c, cfg.edge_kernel, cfg)
         # down[s - 1]: scale s - 1 (with that scale's noise joined, for s > 1) -> scale s
         self.down = nn.ModuleList(conv(widths[s - 1] + (nc if s > 1 else 0), widths[s], 3, cfg, stride=2)
                                   for s in range(1, cfg.scales))
@@ -64,7 +64,8 @@ class ResidualGenerator(Generator):
         self.blocks = nn.Sequential(*(ResidualBlock(deepest, cfg) for _ in range(cfg.blocks)))
         # up[i]: scale s + 1 -> s, for s = scales - 2 .. 0
         self.up = nn.ModuleList(conv(widths[s + 1], widths[s], 3, cfg) for s in range(cfg.scales - 2, -1, -1))
-        self.to_rgb = Conv2d(c, 1 if cfg.grayscale else 3, 9, padding=4, padding_mode=cfg.padding)
+        self.to_rgb = Conv2d(c, 1 if cfg.grayscale else 3, cfg.edge_kernel, padding=cfg.edge_kernel // 2,
+                             padding_mode=cfg.padding)
         self.init_weights(seed)
 
     def forward(self, noise: Sequence[torch.Tensor], content: torch.Tensor | None = None) -> torch.Tensor:

@@ -101,11 +101,22 @@ def train_config(preset: str, kind: str, cfg: BenchConfig) -> tuple[TrainConfig,
         chosen.settings
 
 
-def texture_record(tcfg: Any) -> dict[str, Any]:
-    """A TextureConfig for a recipe, leaving out loss_options while empty (it is newer than the bench's models)."""
-    record = asdict(tcfg)
-    if not record.get("loss_options"):
-        record.pop("loss_options", None)
+# Fields newer than the committed models and references, left out of a recipe while at these values, so that
+# what was made before they existed is still reused.
+NEWER_FIELDS = {"loss_options": {}}
+NEWER_GENERATOR_FIELDS = {"edge_kernel": 9}
+
+
+def config_record(config: Any) -> dict[str, Any]:
+    """A TextureConfig or StyleConfig for a recipe (see NEWER_FIELDS)."""
+    record = asdict(config)
+    for key, default in NEWER_FIELDS.items():
+        if key in record and record[key] == default:
+            del record[key]
+    generator = record.get("generator", {})
+    for key, default in NEWER_GENERATOR_FIELDS.items():
+        if key in generator and generator[key] == default:
+            del generator[key]
     return record
 
 
@@ -119,7 +130,7 @@ def texture_recipe(name: str, preset: str, cfg: BenchConfig, out: Path) -> tuple
     tcfg = presets.apply(TextureConfig(), settings, {})
     path = out / "models" / f"{preset}_{Path(name).stem}.texnet"
     _, info = load_exemplar(name)
-    recipe = {"exemplar": info, "train": asdict(train), "texture": texture_record(tcfg)}
+    recipe = {"exemplar": info, "train": asdict(train), "texture": config_record(tcfg)}
     return path, recipe, lambda: train_texture(name, path, train, tcfg, progress=False, log=lambda *a: None)
 
 
@@ -133,7 +144,7 @@ def style_recipe(style: str, preset: str, cfg: BenchConfig, out: Path) -> tuple[
     scfg = presets.apply(StyleConfig(), settings, {})
     path = out / "models" / f"style_{preset}_{Path(style).stem}.texnet"
     _, info = load_exemplar(style, scfg.style_size)
-    recipe = {"style": info, "train": asdict(train), "style_cfg": asdict(scfg)}
+    recipe = {"style": info, "train": asdict(train), "style_cfg": config_record(scfg)}
     return path, recipe, lambda: train_style(style, path, None, train, scfg, progress=False, log=lambda *a: None)
 
 

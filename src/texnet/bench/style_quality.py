@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from texnet.bench import peer
-from texnet.bench.cache import Log, cached_image, style_model
+from texnet.bench.cache import Log, cached_image, config_record, style_model
 from texnet.bench.config import BenchConfig
 from texnet.bench.harness import dev_images
 from texnet.bench.report import fmt, table
@@ -130,7 +130,8 @@ def measure_style(style: str, generators: dict[str, Any], cfg: BenchConfig, out:
                                           log=lambda *a: None)
             return image, trace.seconds[-1]
 
-        recipe = {"style": info, "photo": photo_name, "size": [w, h], "optimize": asdict(ocfg), "style_cfg": asdict(scfg)}
+        recipe = {"style": info, "photo": photo_name, "size": [w, h], "optimize": asdict(ocfg),
+                  "style_cfg": config_record(scfg)}
         stem = f"{Path(style).stem}_{Path(photo_name).stem}"
         opt, seconds = cached_image(out / "style_quality" / f"{stem}_opt.png", recipe, make,
                                     f"style {stem}, optimisation", log)
