@@ -43,6 +43,8 @@ NO_RELU5 = ("pixels", "relu1_1", "relu2_1", "relu3_1", "relu4_1")
 ARMS: dict[str, tuple[str, dict, dict]] = {
     # name: (factor, train overrides, texture overrides; "generator" holds GeneratorConfig overrides)
     "base": ("-", {}, {}),
+    # the budget is wall time: arms run on another day's machine are compared with this rerun of base there
+    "control": ("control: base again, on the machine of the arms beside it", {}, {}),
     "fixed-256": ("no stages: 256 px x1 throughout", {"stages": ((256, 1, 1.0),)}, {}),
     "late-fine": ("stages: more time coarse", {"stages": ((64, 4, 0.35), (128, 2, 0.35), (256, 1, 0.3))}, {}),
     "early-fine": ("stages: more time fine", {"stages": ((64, 4, 0.1), (128, 2, 0.2), (256, 1, 0.7))}, {}),
