@@ -99,6 +99,7 @@ def test_cli_trains_a_residual_model_that_stylizes(tmp_path, small_exemplar, cap
     main(["train-style", str(small_exemplar), "-o", str(out), "--arch", "residual", "--iterations", "3",
           "--size", "32", "--batch-size", "1", "--quiet"])
     main(["info", str(out)])
-    assert "residual encoder-decoder, 32-128 channels over 3 scales, 5 residual blocks" in capsys.readouterr().out
+    assert ("residual encoder-decoder, 32-128 channels over 3 scales, 5 residual blocks, 9x9 first and last "
+            "convolutions") in capsys.readouterr().out
     main(["stylize", str(out), "astronaut", "-o", str(tmp_path / "a.png"), "--max-size", "64"])
     assert (tmp_path / "a.png").stat().st_size > 0

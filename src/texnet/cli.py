@@ -413,7 +413,8 @@ def cmd_info(args: argparse.Namespace) -> None:
     if gen.get("arch", "multiscale") == "residual":
         c, k = gen.get("channels", 0), gen.get("scales", 1)
         network = (f"residual encoder-decoder, {c}-{c * 2 ** (k - 1)} channels over {k} scales, "
-                   f"{gen.get('blocks')} residual blocks")
+                   f"{gen.get('blocks')} residual blocks, {gen.get('edge_kernel', 9)}x{gen.get('edge_kernel', 9)} "
+                   "first and last convolutions")
     else:
         network = (f"multi-scale, K={gen.get('scales')} scales, {gen.get('channels')} channels per branch, "
                    f"blocks {gen.get('kernels')}")
