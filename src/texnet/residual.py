@@ -5,6 +5,8 @@ norm, as peers use it: a 9x9 convolution at full resolution, stride-2 convolutio
 1/2^(K-1), residual blocks there, nearest upsampling and a convolution per scale back up,
 and a 9x9 convolution to pixels. About 1.8M parameters at the default width, against the
 multi-scale network's 0.1M: more capacity for strokes that follow the photo's objects.
+Narrow and with smaller end kernels (`channels`, `edge_kernel`) it is as cheap as one-pass
+peers at large sizes (docs/stylization.md has the times).
 
 It keeps texnet's interface, so training, model files, ONNX export, the torch-free runtime,
 tiling and the web page need nothing new: noise comes as one tensor per scale (finest first,
