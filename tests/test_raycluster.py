@@ -105,7 +105,7 @@ def test_a_video_in_frame_ranges_equals_one_pass(ray_local, tmp_path):
     ours, theirs = [list(iio.get_reader(str(tmp_path / f))) for f in ("ray.gif", "one.gif")]
     assert len(ours) == len(theirs) == 5
     # the same noise and statistics give the same frames; a Ray worker may run on another thread count, and some
-    # oneDNN kernel families (AVX2) then round a few values the other way: one level of 255, on 0.04% of them
+    # oneDNN kernel families (AVX2) then round a few values the other way by one level of 255
     for a, b in zip(ours, theirs):
         diff = np.abs(a.astype(int) - b.astype(int))
         assert diff.max() <= 1 and (diff > 0).mean() < 0.01

@@ -48,6 +48,8 @@ def test_output_has_the_input_size_and_every_noise_scale_matters(size):
 def test_needs_content():
     with pytest.raises(ValueError, match="content"):
         ResidualGenerator(GeneratorConfig(arch="residual", content_channels=0))
+    with pytest.raises(ValueError, match="edge_kernel"):
+        ResidualGenerator(replace(SMALL, edge_kernel=4))
 
 
 def test_model_file_round_trip_and_inference_form(tmp_path):

@@ -55,6 +55,8 @@ class ResidualGenerator(Generator):
             raise ValueError("a generator needs at least one scale")
         if cfg.content_channels == 0:
             raise ValueError("the residual generator stylizes: it needs content_channels > 0")
+        if cfg.edge_kernel < 1 or cfg.edge_kernel % 2 == 0:  # an even kernel would change the output size
+            raise ValueError(f"edge_kernel must be odd and positive, not {cfg.edge_kernel}")
         nc, c = cfg.noise_channels, cfg.channels
         widths = [c * 2 ** s for s in range(cfg.scales)]  # channels at scale s
         self.stem = conv(cfg.content_channels + nc, c, cfg.edge_kernel, cfg)
