@@ -28,6 +28,8 @@ STYLE = dict(content_channels=3, norm="instance", padding="replicate")
 CANDIDATES = {
     "multiscale, 6 scales, 8 channels (the presets')": dict(scales=6, channels=8),
     "multiscale, 6 scales, 6 channels": dict(scales=6, channels=6),
+    "multiscale, 6 scales, 8 channels, head 16": dict(scales=6, channels=8, head=16),
+    "multiscale, 6 scales, 8 channels, head 8": dict(scales=6, channels=8, head=8),
     "residual 8-16-32, 9x9 ends": dict(arch="residual", scales=3, channels=8, blocks=5, edge_kernel=9),
     "residual 8-16-32, 5x5 ends": dict(arch="residual", scales=3, channels=8, blocks=5, edge_kernel=5),
     "residual 8-16-32, 3x3 ends": dict(arch="residual", scales=3, channels=8, blocks=5, edge_kernel=3),

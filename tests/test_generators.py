@@ -1,9 +1,16 @@
+from dataclasses import replace
+
 import pytest
 import torch
-from helpers import with_running_stats
+from helpers import trained_like, with_running_stats
 
+from texnet.export import export_onnx
 from texnet.generators import GeneratorConfig, MultiScaleGenerator, scale_sizes
 from texnet.images import tile
+from texnet.inference import PlainInference, prepare
+from texnet.modelfile import load_model, save_model
+from texnet.runtime import OnnxModel
+from texnet.stylizer import StylizeOptions, TorchBackend, stylize_array
 
 
 def test_parameter_counts_match_the_paper_and_released_code():
@@ -136,3 +143,45 @@ def test_loading_a_batch_one_model_gives_instance_norms(tmp_path):
         assert torch.allclose(fast.sample(40, 36, seed=2), g.sample(40, 36, seed=2), atol=1e-4)
         fast, _ = load_model(path, inference=True, bf16=True)  # bf16 only where its check passed: within 2/255
         assert (fast.sample(40, 36, seed=2) - g.sample(40, 36, seed=2)).abs().max() <= 2 / 255
+
+
+HEADED = GeneratorConfig(scales=4, channels=8, content_channels=3, norm="instance", padding="replicate", head=6)
+
+
+def test_head_narrows_the_full_resolution_join_only():
+    g = MultiScaleGenerator(HEADED, seed=0)
+    paper = MultiScaleGenerator(replace(HEADED, head=0), seed=0)
+    assert g.head.in_channels == 8 * 3 and g.head.out_channels == 6
+    assert g.joins[-1][0].in_channels == g.to_rgb.in_channels == 6 + 8
+    assert [j[0].in_channels for j in g.joins[:-1]] == [j[0].in_channels for j in paper.joins[:-1]]
+    assert g.num_parameters() < paper.num_parameters()
+    content = torch.rand(1, 3, 29, 35)
+    out = g.sample(35, 29, content=content, seed=1)
+    assert out.shape == (1, 3, 29, 35) and out.std() > 0
+    assert paper.head is None and "head.weight" not in paper.state_dict()
+
+
+def test_head_is_for_stylization_and_positive():
+    with pytest.raises(ValueError, match="head"):
+        MultiScaleGenerator(GeneratorConfig(scales=4, head=8))  # a texture generator: no head
+    with pytest.raises(ValueError, match="head"):
+        MultiScaleGenerator(replace(HEADED, head=-1))
+
+
+def test_headed_model_file_round_trip_export_and_old_files_have_no_head(tmp_path):
+    g = trained_like(HEADED)
+    save_model(tmp_path / "h.texnet", g, {"kind": "style"})
+    loaded, meta = load_model(tmp_path / "h.texnet", inference=True)
+    assert isinstance(loaded, PlainInference) and meta["generator"]["head"] == 6
+    content = torch.rand(1, 3, 30, 42)
+    noise = g.seeded_noise(2, 1, 42, 30)
+    with torch.no_grad():
+        assert torch.equal(loaded.infer(noise, content), g(noise, content))
+    onnx = OnnxModel(export_onnx(g, {"kind": "style"}, tmp_path / "h.onnx"))
+    photo = content[0].numpy()
+    for opts in (StylizeOptions(seed=3), StylizeOptions(seed=3, tile=24, overlap=8, stats_size=64)):
+        ours, _ = stylize_array(onnx, photo, opts)
+        reference, _ = stylize_array(TorchBackend(prepare(g)), photo, opts)
+        assert abs(ours - reference).max() <= 2 / 255, opts
+    old = {k: v for k, v in HEADED.to_dict().items() if k != "head"}  # a model file from before the field
+    assert GeneratorConfig.from_dict(old).head == 0

@@ -418,6 +418,8 @@ def cmd_info(args: argparse.Namespace) -> None:
     else:
         network = (f"multi-scale, K={gen.get('scales')} scales, {gen.get('channels')} channels per branch, "
                    f"blocks {gen.get('kernels')}")
+        if gen.get("head"):
+            network += f", the coarse path narrowed to {gen['head']} channels at full resolution"
     lines = [
         f"texnet {meta.get('kind', '?')} model: {args.model}",
         f"  parameters   {meta.get('parameters', 0):,}",

@@ -9,7 +9,9 @@ Any output size works: scale s has size ceil(H / 2^s) x ceil(W / 2^s), and neare
 resampling to the exact finer size keeps neighbours (including wrap-around ones)
 neighbours, so periodicity survives odd sizes too.
 For stylization each branch also receives the content image area-averaged to its
-scale (content_channels=3); everything else is the same network.
+scale (content_channels=3); everything else is the same network. Optionally (`head`) the
+coarse path is projected to fewer channels before the full-resolution join, which is most of
+the cost on large photos.
 
 This module is the network as trained. Sampling fast and in bounded memory (folded
 batch norm, strips, bf16, layer-by-layer instance norm) is texnet.inference's job.
@@ -48,6 +50,10 @@ class GeneratorConfig:
     arch: str = "multiscale"
     blocks: int = 5
     edge_kernel: int = 9  # residual: the kernel of its first and last convolution (Johnson et al.'s 9)
+    # multiscale stylization: channels of the coarse path kept into the full-resolution join, by a 1x1
+    # projection before the last upsampling. 0 keeps all channels * (scales - 1), as the paper does; that
+    # join is most of the network's cost on large photos (docs/stylization.md).
+    head: int = 0
     # The last 1x1 conv speaks in 0..255 pixel units around mid-grey, as the authors' generator
     # (which emits Caffe-space pixels) does: the paper's lr of 0.1 assumes that scale, and with
     # [0, 1] outputs it makes the first Adam steps overshoot by orders of magnitude.
@@ -155,6 +161,8 @@ class MultiScaleGenerator(Generator):
         self.cfg = cfg = cfg or GeneratorConfig()
         if cfg.scales < 1:
             raise ValueError("a generator needs at least one scale")
+        if cfg.head < 0 or (cfg.head and not cfg.content_channels):
+            raise ValueError(f"head must be 0, or positive for a stylization generator, not {cfg.head}")
         in_ch = cfg.noise_channels + cfg.content_channels
 
         def block(i: int, o: int) -> nn.Sequential:
@@ -165,12 +173,16 @@ class MultiScaleGenerator(Generator):
         self.up_norms = nn.ModuleList()  # norm of the upsampled coarse path, before the join
         self.branch_norms = nn.ModuleList()  # norm of the fine branch, before the join
         self.joins = nn.ModuleList()
+        # head: the coarse path projected to fewer channels before the full-resolution join (1x1, so the same
+        # at either resolution: it runs at the coarse one)
+        self.head = nn.Conv2d(cfg.channels * (cfg.scales - 1), cfg.head, 1) if cfg.head and cfg.scales > 1 else None
         for j in range(1, cfg.scales):  # join j merges j coarse branches' worth with one more
-            coarse = cfg.channels * j
+            coarse = cfg.head if self.head is not None and j == cfg.scales - 1 else cfg.channels * j
             self.up_norms.append(make_norm(cfg.norm, coarse))
             self.branch_norms.append(make_norm(cfg.norm, cfg.channels))
             self.joins.append(block(coarse + cfg.channels, coarse + cfg.channels))
-        self.to_rgb = nn.Conv2d(cfg.channels * cfg.scales, 1 if cfg.grayscale else 3, 1)
+        width = cfg.head + cfg.channels if self.head is not None else cfg.channels * cfg.scales
+        self.to_rgb = nn.Conv2d(width, 1 if cfg.grayscale else 3, 1)
         self.init_weights(seed)
 
     def inputs(self, noise: Sequence[torch.Tensor], content: torch.Tensor | None) -> list[torch.Tensor]:
@@ -190,6 +202,8 @@ class MultiScaleGenerator(Generator):
         k = self.cfg.scales
         x = self.branches[k - 1](inputs[k - 1])
         for j, s in enumerate(range(k - 2, -1, -1)[:joins]):
+            if s == 0 and self.head is not None:
+                x = self.head(x)
             fine = self.branch_norms[j](self.branches[s](inputs[s]))
             up = self.up_norms[j](upsample_nearest(x, fine.shape[-2:]))
             x = self.joins[j](torch.cat([up, fine], dim=1))

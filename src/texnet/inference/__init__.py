@@ -1,7 +1,8 @@
 """Inference forms of a trained generator: the model's function, computed fast and in bounded memory.
 
 The model (texnet.generators) never imports this package. `prepare(generator)` gives an
-InferenceGenerator for the paper's network and a PlainInference for the residual one;
+InferenceGenerator for the paper's network and a PlainInference for the others (the residual
+one, and the multi-scale one with a narrow head, whose full-resolution join is cheap as it is);
 texnet.modelfile.load_model(..., inference=True) returns one.
 """
 
@@ -15,7 +16,7 @@ PREPARED = (InferenceGenerator, PlainInference)  # what prepare() returns
 
 def prepare(generator: Generator, bf16: bool = False) -> InferenceGenerator | PlainInference:
     """The inference form of `generator` (a copy; see InferenceGenerator and PlainInference)."""
-    if isinstance(generator, MultiScaleGenerator):
+    if isinstance(generator, MultiScaleGenerator) and generator.head is None:
         return InferenceGenerator(generator, bf16=bf16)
     return PlainInference(generator)
 

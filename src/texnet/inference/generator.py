@@ -48,6 +48,7 @@ class InferenceGenerator(MultiScaleGenerator):
         self.branches, self.up_norms, self.branch_norms = g.branches, g.up_norms, g.branch_norms  # the model's order
         self.joins = nn.ModuleList(j.block if isinstance(j, Bf16Block) else j for j in g.joins)
         self.to_rgb = g.to_rgb
+        self.head = None  # prepare() gives a generator with a narrow head the plain form
         self.pads_once = bool(getattr(generator, "pads_once", False))  # each block pads its input once
         self.layerwise_bf16 = False  # instance norm: the finest join's convolutions in bf16 (use_bf16_finest)
         self.eval()
