@@ -122,16 +122,10 @@ ARMS: dict[str, tuple[str, dict, dict, float]] = {
                           "weight 1", {}, {**PRESET_STYLE, "generator": {**LIGHT["generator"], "edge_kernel": 5}}, 1.0),
     "standard-light": ("generator: light residual, the standard preset's training", STANDARD_TRAIN,
                        {**PRESET_STYLE, **LIGHT}, 1.0),
-    # the paper's network with a narrow head: the coarse path projected (1x1) to 8 or 16 channels before the
-    # full-resolution join, which is most of the cost on large photos
+    # the paper's network with a narrow head: the coarse path projected (1x1) to 8 channels before the
+    # full-resolution join, which is most of the arithmetic on large photos
     "quick-head8": ("generator: multiscale, head 8, quick + tone 4, content weight 1", {},
                     {**PRESET_STYLE, "generator": {"head": 8}}, 1.0),
-    "quick-head16": ("generator: multiscale, head 16, quick + tone 4, content weight 1", {},
-                     {**PRESET_STYLE, "generator": {"head": 16}}, 1.0),
-    "standard-head8": ("generator: multiscale, head 8, the standard preset's training", STANDARD_TRAIN,
-                       {**PRESET_STYLE, "generator": {"head": 8}}, 1.0),
-    "standard-head16": ("generator: multiscale, head 16, the standard preset's training", STANDARD_TRAIN,
-                        {**PRESET_STYLE, "generator": {"head": 16}}, 1.0),
 }
 # arms that train on another content pool than scikit-image's photos
 CONTENT = {"wide-pool": ROOT / "pool", "wide-pool-augment": ROOT / "pool"}
