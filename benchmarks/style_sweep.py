@@ -126,6 +126,11 @@ ARMS: dict[str, tuple[str, dict, dict, float]] = {
     # full-resolution join, which is most of the arithmetic on large photos
     "quick-head8": ("generator: multiscale, head 8, quick + tone 4, content weight 1", {},
                     {**PRESET_STYLE, "generator": {"head": 8}}, 1.0),
+    # bolder strokes? the painting seen larger (the presets see it at 256 px), with the presets' tone term
+    "quick-style384": ("style scale: painting at 384 px, quick + tone 4, content weight 1", {},
+                       {**PRESET_STYLE, "style_size": 384}, 1.0),
+    "quick-style512": ("style scale: painting at 512 px, quick + tone 4, content weight 1", {},
+                       {**PRESET_STYLE, "style_size": 512}, 1.0),
 }
 # arms that train on another content pool than scikit-image's photos
 CONTENT = {"wide-pool": ROOT / "pool", "wide-pool-augment": ROOT / "pool"}

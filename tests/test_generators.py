@@ -168,11 +168,15 @@ def test_head_is_for_stylization_and_positive():
         MultiScaleGenerator(replace(HEADED, head=-1))
 
 
-def test_headed_model_file_round_trip_export_and_old_files_have_no_head(tmp_path):
+def test_headed_model_file_round_trip_export_and_old_files_have_no_head(tmp_path, capsys):
+    from texnet.cli import main
+
     g = trained_like(HEADED)
     save_model(tmp_path / "h.texnet", g, {"kind": "style"})
     loaded, meta = load_model(tmp_path / "h.texnet", inference=True)
     assert isinstance(loaded, PlainInference) and meta["generator"]["head"] == 6
+    main(["info", str(tmp_path / "h.texnet")])
+    assert "the coarse path narrowed to 6 channels at full resolution" in capsys.readouterr().out
     content = torch.rand(1, 3, 30, 42)
     noise = g.seeded_noise(2, 1, 42, 30)
     with torch.no_grad():

@@ -152,13 +152,25 @@ def test_swd_quantile_target_and_more_projections():
     assert torch.allclose(_quantiles(torch.tensor([[0.0, 1.0, 2.0, 3.0]]), 2), torch.tensor([[0.5, 2.5]]))
 
 
-def test_sorting_on_the_cpu_gives_torch_sorts_values_and_gradients():
+@pytest.fixture
+def two_threads():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("shape", [(2, 7, 300), (3, 5, 9000)])  # one thread; rows shared among threads
+def test_sorting_on_the_cpu_gives_torch_sorts_values_and_gradients(shape, two_threads, monkeypatch):
+    from texnet import losses
     from texnet.losses import sorted_last
 
-    x = torch.randn(2, 7, 300, requires_grad=True)
+    monkeypatch.setattr(losses, "PARALLEL_SORT_MIN", 10_000)
+    numel = shape[0] * shape[1] * shape[2]
+    x = (torch.randperm(numel).float() / numel).view(shape).requires_grad_()  # no ties: one order only
     ours, theirs = sorted_last(x), x.sort(dim=-1).values
     assert torch.equal(ours, theirs)
-    weights = torch.randn(300)
+    weights = torch.randn(shape[-1])
     g1, = torch.autograd.grad((ours * weights).sum(), x)
     g2, = torch.autograd.grad((theirs * weights).sum(), x)
     assert torch.equal(g1, g2)

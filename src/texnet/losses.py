@@ -22,6 +22,7 @@ more than real texture gives.
 from __future__ import annotations
 
 import functools
+from concurrent.futures import ThreadPoolExecutor
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -200,9 +201,37 @@ def sorted_last(x: torch.Tensor) -> torch.Tensor:
         return x.sort(dim=-1).values
     flat = x.detach().reshape(-1, x.shape[-1]).numpy()
     if not x.requires_grad:
-        return torch.from_numpy(np.sort(flat, axis=-1)).view(x.shape)
-    order = torch.from_numpy(np.argsort(flat, axis=-1)).view(x.shape)
+        return torch.from_numpy(_rows_sorted(flat, np.sort)).view(x.shape)
+    order = torch.from_numpy(_rows_sorted(flat, np.argsort)).view(x.shape)
     return x.gather(-1, order)
+
+
+PARALLEL_SORT_MIN = 1 << 16  # elements below which one thread sorts: starting threads would cost more
+
+
+def _rows_sorted(flat: np.ndarray, sort) -> np.ndarray:
+    """np.sort or np.argsort of each row, the rows shared among torch's intra-op threads.
+
+    NumPy sorts on one thread and releases the GIL while it does, so between the descriptor's passes
+    (which use every thread) the sort would leave all but one core idle. Each row is sorted exactly as
+    one call would sort it, so the result is the same.
+    """
+    rows = flat.shape[0]
+    threads = min(torch.get_num_threads(), rows)
+    if threads < 2 or flat.size < PARALLEL_SORT_MIN:
+        return sort(flat, axis=-1)
+    out = np.empty(flat.shape, dtype=np.intp if sort is np.argsort else flat.dtype)
+    bounds = np.linspace(0, rows, threads + 1).astype(int)
+
+    def part(i: int) -> None:
+        out[bounds[i]:bounds[i + 1]] = sort(flat[bounds[i]:bounds[i + 1]], axis=-1)
+
+    with ThreadPoolExecutor(threads - 1) as pool:
+        rest = list(map(lambda i: pool.submit(part, i), range(1, threads)))
+        part(0)
+        for done in rest:
+            done.result()
+    return out
 
 
 def _quantiles(sorted_values: torch.Tensor, n: int) -> torch.Tensor:

