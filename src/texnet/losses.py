@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 from concurrent.futures import ThreadPoolExecutor
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -209,7 +209,7 @@ def sorted_last(x: torch.Tensor) -> torch.Tensor:
 PARALLEL_SORT_MIN = 1 << 16  # elements below which one thread sorts: starting threads would cost more
 
 
-def _rows_sorted(flat: np.ndarray, sort) -> np.ndarray:
+def _rows_sorted(flat: np.ndarray, sort: Callable[..., np.ndarray]) -> np.ndarray:
     """np.sort or np.argsort of each row, the rows shared among torch's intra-op threads.
 
     NumPy sorts on one thread and releases the GIL while it does, so between the descriptor's passes
@@ -227,7 +227,7 @@ def _rows_sorted(flat: np.ndarray, sort) -> np.ndarray:
         out[bounds[i]:bounds[i + 1]] = sort(flat[bounds[i]:bounds[i + 1]], axis=-1)
 
     with ThreadPoolExecutor(threads - 1) as pool:
-        rest = list(map(lambda i: pool.submit(part, i), range(1, threads)))
+        rest = [pool.submit(part, i) for i in range(1, threads)]
         part(0)
         for done in rest:
             done.result()
