@@ -408,18 +408,19 @@ def cmd_info(args: argparse.Namespace) -> None:
     from texnet.generators import GeneratorConfig, trained_per_sample
 
     norm = gen.get("norm")
-    if trained_per_sample(GeneratorConfig.from_dict(gen), train.get("batch_size")):
+    cfg = GeneratorConfig.from_dict(gen)  # fields an older file lacks at their defaults
+    if trained_per_sample(cfg, train.get("batch_size")):
         norm = "batch (trained with batch 1: runs as instance)"
     if gen.get("arch", "multiscale") == "residual":
         c, k = gen.get("channels", 0), gen.get("scales", 1)
         network = (f"residual encoder-decoder, {c}-{c * 2 ** (k - 1)} channels over {k} scales, "
-                   f"{gen.get('blocks')} residual blocks, {gen.get('edge_kernel', 9)}x{gen.get('edge_kernel', 9)} "
-                   "first and last convolutions")
+                   f"{gen.get('blocks')} residual blocks, {cfg.edge_kernel}x{cfg.edge_kernel} first and last "
+                   "convolutions")
     else:
         network = (f"multi-scale, K={gen.get('scales')} scales, {gen.get('channels')} channels per branch, "
                    f"blocks {gen.get('kernels')}")
-        if gen.get("head"):
-            network += f", the coarse path narrowed to {gen['head']} channels at full resolution"
+        if cfg.head:
+            network += f", the coarse path narrowed to {cfg.head} channels at full resolution"
     lines = [
         f"texnet {meta.get('kind', '?')} model: {args.model}",
         f"  parameters   {meta.get('parameters', 0):,}",
