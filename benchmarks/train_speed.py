@@ -3,6 +3,7 @@
     python benchmarks/train_speed.py                          # 64, 128 and 256 px, the budget presets' loss
     python benchmarks/train_speed.py --sizes 256 --batch 1 --label before
     python benchmarks/train_speed.py --precision fp32 --label fp32    # the descriptor in fp32 where auto picks bf16
+    python benchmarks/train_speed.py --arm pos16k --label pos16k      # a quality sweep arm's loss and generator
 
 For each size: a whole iteration (noise, generator, descriptor, loss, backward, Adam step) timed
 by texnet.bench.harness.median_ms, and its parts timed the same way; the iteration's GFLOP
@@ -23,10 +24,11 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
 OUT = ROOT / "benchmarks" / "results" / "train_speed.json"
 
 
-def measure(size: int, batch: int, repeats: int, exemplar: str, precision: str = "auto") -> dict:
+def measure(size: int, batch: int, repeats: int, exemplar: str, precision: str = "auto", arm: str = "base") -> dict:
     from texnet import presets
     from texnet.bench.harness import conv_gflop, median_ms
     from texnet.descriptor import load_descriptor
@@ -34,7 +36,9 @@ def measure(size: int, batch: int, repeats: int, exemplar: str, precision: str =
     from texnet.images import load_exemplar
     from texnet.texture import TextureConfig, texture_objective
 
-    cfg = presets.apply(TextureConfig(), presets.BUDGET_TEXTURE, {"precision": precision})
+    from quality_sweep import arm_settings
+
+    cfg = presets.apply(TextureConfig(), arm_settings(arm), {"precision": precision})
     image, _ = load_exemplar(exemplar)
     descriptor, info = load_descriptor(cfg.descriptor, cfg.descriptor_layers(), cfg.pooling, "cpu", cfg.precision)
     objective = texture_objective(descriptor, image, cfg, size)
@@ -89,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--exemplar", default="gravel")
     parser.add_argument("--label", default="now", help="what this run measures (before/after a change)")
+    parser.add_argument("--arm", default="base", help="a quality_sweep.py arm whose loss and generator to time")
     parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
                         help="the descriptor's arithmetic (auto: as training picks it on this machine)")
     args = parser.parse_args(argv)
@@ -97,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     batches = args.batch or [next((b for s, b, _ in PROGRESSIVE if s == size), 1) for size in args.sizes]
     rows = []
     for size, batch in zip(args.sizes, batches):
-        row = {"label": args.label, **measure(size, batch, args.repeats, args.exemplar, args.precision)}
+        row = {"label": args.label, "arm": args.arm,
+               **measure(size, batch, args.repeats, args.exemplar, args.precision, args.arm)}
         print(f"{size} px x{batch}: {row['ms']['iteration']:.0f} ms per iteration "
               f"({row['iteration_gflops']:.0f} GFLOP/s; descriptor forward {row['descriptor_forward_gflops']:.0f}); "
               + ", ".join(f"{k} {v:.0f} ms" for k, v in row["ms"].items() if k != "iteration"), flush=True)

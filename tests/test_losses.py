@@ -192,3 +192,27 @@ def test_swd_takes_a_window_of_a_large_target_and_the_quantiles_of_a_small_one()
         same = loss.raw("relu1_1", exemplar, torch.Generator().manual_seed(1))
         shifted = loss.raw("relu1_1", {"relu1_1": exemplar["relu1_1"] + 1.0}, torch.Generator().manual_seed(1))
         assert float(same) < 0.1 * float(shifted)
+
+
+def test_swd_positions_compares_a_random_subset_that_still_tells_distributions_apart():
+    from texnet.losses import SlicedWassersteinLoss
+
+    g = torch.Generator().manual_seed(2)
+    exemplar = {"l": torch.randn(1, 4, 64, 64, generator=g)}
+    capped = SlicedWassersteinLoss(exemplar, ["l"], weighting="paper", positions=256)
+    x = torch.randn(2, 4, 32, 32, generator=g).requires_grad_()
+    value = capped.raw("l", {"l": x}, torch.Generator().manual_seed(0))
+    value.sum().backward()
+    touched = (x.grad.abs().sum(dim=1) > 0).flatten(1).sum(dim=1)
+    assert touched.tolist() == [256, 256]  # the gradient reaches only the compared positions
+    # a fresh draw of the exemplar's distribution scores far below a shifted one, as without the cap
+    same = capped.raw("l", {"l": torch.randn(1, 4, 64, 64, generator=g)}, torch.Generator().manual_seed(1))
+    shifted = capped.raw("l", {"l": torch.randn(1, 4, 64, 64, generator=g) + 1.0}, torch.Generator().manual_seed(1))
+    assert float(same) < 0.1 * float(shifted)
+    assert capped.describe()["positions"] == 256
+    small = {"l": torch.randn(1, 4, 8, 8, generator=g)}  # fewer positions than the cap: all of them, as before
+    full = SlicedWassersteinLoss(exemplar, ["l"], weighting="paper")
+    assert torch.equal(capped.raw("l", small, torch.Generator().manual_seed(3)),
+                       full.raw("l", small, torch.Generator().manual_seed(3)))
+    with pytest.raises(ValueError, match="positions"):
+        SlicedWassersteinLoss(exemplar, ["l"], positions=0)
