@@ -57,7 +57,7 @@ ARMS: dict[str, tuple[str, dict, dict]] = {
     "ch16": ("generator width", {}, {"generator": {"channels": 16}}),
     "k6": ("noise scales", {}, {"generator": {"scales": 6}}),
     "exemplar-256": ("exemplar scale", {}, {"exemplar_size": 256}),
-    # cheaper iterations: fewer sorted values per call, or no relu5_1 (29% of the descriptor's work at 256 px)
+    # cheaper iterations: fewer sorted values per call, or no relu5_1 (the descriptor's last three convolutions)
     "pos16k": ("SWD positions per call", {}, {"loss_options": {"positions": 16384}}),
     "pos16k-no-relu5": ("SWD positions per call, loss layers", {}, {"loss_options": {"positions": 16384},
                                                                     "layers": NO_RELU5}),

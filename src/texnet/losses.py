@@ -140,8 +140,9 @@ class SlicedWassersteinLoss(TextureStatisticLoss):
 
     ``positions`` caps how many of the sample's positions one call compares (a random subset,
     drawn afresh, against a target window of the same count): sorting is the loss's main cost
-    and grows with the finest layers' positions, while a random quarter of 65,536 vectors
-    describes their distribution nearly as well; the rest get no gradient from that call.
+    and grows with the finest layers' positions, and fresh subsets still sample the whole
+    distribution over the iterations; the rest get no gradient from that call (what it does to
+    quality per minute: docs/quality.md, "Cheaper iterations").
     """
 
     kind = "swd"
