@@ -30,6 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sweeplib import Results  # noqa: E402
+from texnet.losses import PAPER_TEXTURE_LAYERS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent / "quality"
 RESULTS = Path(__file__).resolve().parent / "results"  # the bench's references
@@ -61,6 +62,9 @@ ARMS: dict[str, tuple[str, dict, dict]] = {
     "pos16k": ("SWD positions per call", {}, {"loss_options": {"positions": 16384}}),
     "pos16k-no-relu5": ("SWD positions per call, loss layers", {}, {"loss_options": {"positions": 16384},
                                                                     "layers": NO_RELU5}),
+    # colour handling: the pixels' own statistics are what pins the exemplar's colours (texnet.losses)
+    "no-pixels": ("colour: no pixel statistics", {}, {"layers": PAPER_TEXTURE_LAYERS}),
+    "pixels4": ("colour: pixel statistics weighted 4x", {}, {"layer_weights": {"pixels": 4.0}}),
 }
 
 

@@ -35,7 +35,7 @@ class TextureConfig:
     layers: tuple[str, ...] = DEFAULT_TEXTURE_LAYERS
     layer_weights: dict[str, float] = field(default_factory=dict)
     weighting: str = "relative"  # how layers are summed: relative, paper or floor (see texnet.losses)
-    loss_options: dict[str, Any] = field(default_factory=dict)  # passed to the loss (swd: projections, quantiles)
+    loss_options: dict[str, Any] = field(default_factory=dict)  # to the loss (swd: projections, quantiles, positions)
     pooling: str = "avg"
     precision: str = "auto"  # descriptor arithmetic: auto (bf16 where the hardware has it), fp32, bf16
     exemplar_size: int | None = None  # longer side in pixels; None keeps the exemplar's own scale
