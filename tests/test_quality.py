@@ -130,6 +130,22 @@ def test_edge_halo_sees_relief_along_the_photos_edges():
     assert edge_halo(painted, torch.full_like(photo, 0.3)) == 1.0  # a flat photo has no edges to judge
 
 
+def test_stroke_energy_ranks_bold_strokes_above_soft_ones_and_ignores_flat_shading_and_pixel_noise():
+    import torch.nn.functional as F
+
+    from texnet.quality import stroke_energy
+
+    g = torch.Generator().manual_seed(0)
+    blobs = F.interpolate(torch.rand(1, 3, 16, 16, generator=g), size=96, mode="nearest")[0]  # 6 px strokes
+    bold, soft = blobs, 0.5 + 0.3 * (blobs - 0.5)  # the same strokes with less contrast
+    assert stroke_energy(bold) > 3 * stroke_energy(soft)
+    ramp = torch.linspace(0, 1, 96).expand(3, 96, 96)  # smooth shading: no strokes
+    noise = 0.5 + 0.2 * (torch.rand(3, 96, 96, generator=g) - 0.5)  # pixel noise, averaged out by the fine blur
+    assert stroke_energy(ramp) < 0.1 * stroke_energy(bold)
+    assert stroke_energy(noise) < 0.2 * stroke_energy(bold)
+    assert stroke_energy(torch.full((3, 96, 96), 0.4)) < 1e-6  # flat: nothing but rounding
+
+
 def test_tone_sees_light_and_dark_inverted():
     from texnet.quality import tone
 

