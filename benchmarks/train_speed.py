@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -42,7 +41,7 @@ def measure(size: int, batch: int, repeats: int, exemplar: str, precision: str =
     image, _ = load_exemplar(exemplar)
     descriptor, info = load_descriptor(cfg.descriptor, cfg.descriptor_layers(), cfg.pooling, "cpu", cfg.precision)
     objective = texture_objective(descriptor, image, cfg, size)
-    generator = MultiScaleGenerator(replace(cfg.generator, scales=5), seed=0).train()
+    generator = MultiScaleGenerator(cfg.generator, seed=0).train()  # the arm's generator (the presets': 5 scales)
     optimizer = torch.optim.Adam(generator.parameters(), lr=0.05)
     rng = torch.Generator().manual_seed(0)
 
