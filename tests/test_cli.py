@@ -67,6 +67,16 @@ def test_train_sample_info_end_to_end(trained_model, tmp_path, capsys):
     assert (sample[..., 0] == sample[..., 1]).all() and (sample[..., 1] == sample[..., 2]).all()
 
 
+def test_a_loss_given_with_the_preset_trains_without_the_presets_loss_options(tmp_path, capsys):
+    from texnet.modelfile import read_metadata
+
+    model = tmp_path / "gram.texnet"
+    code, _, err = run(capsys, "train-texture", "brick", "-o", model, *TRAIN_TINY, "--loss", "gram")
+    assert code == 0, err
+    loss = read_metadata(model)["loss"]
+    assert loss["kind"] == "gram" and "positions" not in loss
+
+
 def test_weights_list(capsys):
     code, out, _ = run(capsys, "weights", "list")
     assert code == 0 and "vgg16-hed" in out and "<- auto" in out and "vgg19" in out

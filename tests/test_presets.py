@@ -14,10 +14,12 @@ def test_every_preset_has_valid_training_settings_and_a_summary():
 
 def test_quick_texture_preset_uses_the_measured_loss_and_options_override_it():
     quick = presets.TEXTURE["quick"]
-    assert presets.apply(TextureConfig(), quick.settings, {}).loss == "swd"
+    preset_cfg = presets.apply(TextureConfig(), quick.settings, {})
+    assert preset_cfg.loss == "swd" and preset_cfg.loss_options.get("positions")
     cfg = presets.apply(TextureConfig(), quick.settings, {"loss": "gram", "weighting": None,
                                                           "generator": {"channels": 16, "norm": None}})
     assert cfg.loss == "gram" and cfg.weighting == "floor"  # given: gram; not given: the preset's floor
+    assert cfg.loss_options == {}  # the preset's options belong to its own loss
     assert cfg.generator.channels == 16 and cfg.generator.norm == "instance"  # the preset's norm stays
     train = quick.train.with_overrides(iterations=7, size=None)
     assert train.iterations == 7 and not train.budget and train.size == quick.train.stages[-1][0]

@@ -117,7 +117,10 @@ PAPER = Preset(TrainConfig(), {}, "the paper's 2000 iterations of batch 16 at 25
 
 # A budget's stages, coarse to fine: (training size, batch, share of the budget).
 PROGRESSIVE = ((64, 4, 0.2), (128, 2, 0.3), (256, 1, 0.5))
-BUDGET_TEXTURE = {"loss": "swd", "weighting": "floor", "generator": {"norm": "instance"}}
+# The sliced Wasserstein loss compares at most 16,384 random positions per layer and call: cheaper iterations
+# at 256 px, at least as good within a budget (docs/quality.md, "Cheaper iterations").
+BUDGET_TEXTURE = {"loss": "swd", "weighting": "floor", "loss_options": {"positions": 16384},
+                  "generator": {"norm": "instance"}}
 
 
 def _budget(minutes: float) -> TrainConfig:
@@ -158,9 +161,13 @@ def apply(config: Any, settings: dict[str, Any], explicit: dict[str, Any]) -> An
     """A TextureConfig/StyleConfig with the preset's settings, then the explicitly given (not None) values.
 
     Keys under "generator" (in either dict) go to the nested GeneratorConfig; choosing an `arch` there
-    brings that architecture's defaults (ARCH_DEFAULTS) first.
+    brings that architecture's defaults (ARCH_DEFAULTS) first. Choosing another `loss` drops the preset's
+    `loss_options`.
     """
-    values = {**settings, **{k: v for k, v in explicit.items() if v is not None and k != "generator"}}
+    given = {k: v for k, v in explicit.items() if v is not None and k != "generator"}
+    values = {**settings, **given}
+    if "loss" in given and given["loss"] != settings.get("loss") and "loss_options" not in given:
+        values.pop("loss_options", None)  # the preset's options are its own loss's (a Gram loss has none)
     gen = {**settings.get("generator", {}), **{k: v for k, v in explicit.get("generator", {}).items() if v is not None}}
     gen = {**ARCH_DEFAULTS.get(gen.get("arch", ""), {}), **gen}
     values.pop("generator", None)
