@@ -64,6 +64,7 @@ ARMS: dict[str, tuple[str, dict, dict]] = {
     "exemplar-256": ("exemplar scale", {}, {"exemplar_size": 256}),
     # cheaper iterations: fewer sorted values per call, or no relu5_1 (the descriptor's last three convolutions)
     "pos16k": ("SWD positions per call", {}, {"loss_options": {"positions": 16384}}),
+    "pos8k": ("SWD positions per call", {}, {"loss_options": {"positions": 8192}}),
     "pos16k-no-relu5": ("SWD positions per call, loss layers", {}, {"loss_options": {"positions": 16384},
                                                                     "layers": NO_RELU5}),
     # colour handling: the pixels' own statistics are what pins the exemplar's colours (texnet.losses)
