@@ -118,7 +118,7 @@ PAPER = Preset(TrainConfig(), {}, "the paper's 2000 iterations of batch 16 at 25
 # A budget's stages, coarse to fine: (training size, batch, share of the budget).
 PROGRESSIVE = ((64, 4, 0.2), (128, 2, 0.3), (256, 1, 0.5))
 # The sliced Wasserstein loss compares at most 16,384 random positions per layer and call: cheaper iterations
-# at 256 px, at least as good within a budget (docs/quality.md, "Cheaper iterations").
+# at 256 px; better at the short budgets and level at 10 minutes (docs/quality.md, "Cheaper iterations").
 BUDGET_TEXTURE = {"loss": "swd", "weighting": "floor", "loss_options": {"positions": 16384},
                   "generator": {"norm": "instance"}}
 
