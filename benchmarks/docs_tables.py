@@ -7,11 +7,14 @@ a command wrote.
 A block is the text between `<!-- bench:SECTION -->` and `<!-- /bench:SECTION -->` in README.md or
 docs/*.md, where SECTION is one of texnet.bench.SECTIONS; it is replaced by that section's table from
 benchmarks/results/bench.json. The block `<!-- zoo -->` ... `<!-- /zoo -->` gets the pretrained
-models' gallery and bench numbers from src/texnet/zoo/index.json (written by benchmarks/build_zoo.py).
+models' gallery and bench numbers from src/texnet/zoo/index.json (written by benchmarks/build_zoo.py). The block
+`<!-- sweep:budgets ARM ... -->` ... `<!-- /sweep:budgets -->` gets the quality sweep's table per arm and budget
+for those arms, from benchmarks/quality/budget_sweep.jsonl (written by benchmarks/quality_sweep.py).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import sys
@@ -23,6 +26,15 @@ RESULTS = ROOT / "benchmarks" / "results" / "bench.json"
 ZOO_INDEX = ROOT / "src" / "texnet" / "zoo" / "index.json"
 BLOCK = re.compile(r"(<!-- bench:([a-z-]+) -->\n)(.*?)(<!-- /bench:\2 -->)", re.S)
 ZOO_BLOCK = re.compile(r"(<!-- zoo -->\n)(.*?)(<!-- /zoo -->)", re.S)
+SWEEP_BLOCK = re.compile(r"(<!-- sweep:budgets ([a-z0-9 -]+) -->\n)(.*?)(<!-- /sweep:budgets -->)", re.S)
+
+
+def quality_sweep():
+    """benchmarks/quality_sweep.py as a module (it is a script beside this one, not part of the package)."""
+    spec = importlib.util.spec_from_file_location("quality_sweep", ROOT / "benchmarks" / "quality_sweep.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def zoo_markdown(index: dict) -> str:
@@ -55,6 +67,10 @@ def render(text: str, results: dict) -> str:
     if ZOO_BLOCK.search(text):
         index = json.loads(ZOO_INDEX.read_text()) if ZOO_INDEX.exists() else {"models": [], "refused": []}
         text = ZOO_BLOCK.sub(lambda m: m.group(1) + zoo_markdown(index) + m.group(3), text)
+    if SWEEP_BLOCK.search(text):
+        sweep = quality_sweep()
+        rows = sweep.results().load()
+        text = SWEEP_BLOCK.sub(lambda m: m.group(1) + sweep.budget_table(rows, m.group(2).split()) + m.group(4), text)
     return text
 
 
@@ -71,7 +87,7 @@ def main(argv: list[str]) -> int:
             path.write_text(expected)
             print(f"updated {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
     if stale and "--check" in argv:
-        print(f"{', '.join(p.name for p in stale)}: tables differ from {RESULTS.name} or the zoo index: "
+        print(f"{', '.join(p.name for p in stale)}: tables differ from {RESULTS.name}, the zoo index or the sweep: "
               "run python benchmarks/docs_tables.py", file=sys.stderr)
         return 1
     return 0

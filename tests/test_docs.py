@@ -81,3 +81,34 @@ def test_the_readme_python_snippet_runs(tmp_path, monkeypatch):
     assert tuple(scope["images"].shape) == (4, 3, 512, 1024)
     assert 0 <= float(scope["images"].min()) and float(scope["images"].max()) <= 1
     assert (tmp_path / "out" / "p.png").exists()
+
+
+def test_sweep_block_comes_from_the_sweep_rows(tmp_path, monkeypatch):
+    script = _script()
+    sweep = script.quality_sweep()
+    results = tmp_path / "bench.json"
+    results.write_text(json.dumps({"sections": {}}))
+    rows = tmp_path / "budget_sweep.jsonl"
+
+    def row(arm, minutes, exemplar, swd):
+        return {"arm": f"{arm}@{minutes:g}min", "base_arm": arm, "minutes": minutes, "exemplar": exemplar,
+                "train_seconds": 60.0 * minutes - 1, "iterations": 100, "gen": {"swd": swd, "color": 0.01},
+                "opt": {"swd": 1.0, "color": 0.1}}
+
+    rows.write_text("".join(json.dumps(r) + "\n" for r in (
+        row("pos16k", 3, "brick", 0.5), row("pos16k", 3, "grass", 2.5), row("pos16k", 1, "brick", 1.5),
+        row("base", 3, "brick", 0.7))))
+    monkeypatch.setattr(sweep, "results", lambda: sweep.Results(rows, "exemplar"))
+    monkeypatch.setattr(script, "quality_sweep", lambda: sweep)
+    readme = tmp_path / "quality.md"
+    readme.write_text("intro\n<!-- sweep:budgets pos16k -->\nold\n<!-- /sweep:budgets -->\nend\n")
+    for name, value in (("FILES", [readme]), ("RESULTS", results)):
+        monkeypatch.setattr(script, name, value)
+    assert script.main(["--check"]) == 1 and script.main([]) == 0
+    lines = readme.read_text().splitlines()
+    rows_shown = [line for line in lines if line.startswith("| `")]
+    assert [r.split(" | ")[1] for r in rows_shown] == ["1 min", "3 min"]  # pos16k only, by budget
+    assert "| 1.50 | 2.50 | grass 2.50, brick 0.50 | 1 | 0.10 |" in rows_shown[1]  # median, worst, 3 worst, <=1, colour
+    assert script.main(["--check"]) == 0
+    readme.write_text(readme.read_text().replace("| 1.50 |", "| 1.40 |"))
+    assert script.main(["--check"]) == 1
