@@ -21,6 +21,7 @@ time, so anything else running makes every arm worse.
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import statistics
 import sys
@@ -189,8 +190,8 @@ def budget_table(rows: dict[str, dict], arms: list[str] | None = None) -> str:
 
 
 def chart(rows: dict[str, dict], arm: str = CHART_ARM) -> Path | None:
-    """Quality against minutes for `arm` over every budget it ran (the README's chart), with the optimisation's
-    time on this machine when `--time-optimisation` measured it."""
+    """Quality against minutes for `arm` over every budget it ran on all its exemplars (the README's chart), with
+    the optimisation's time on this machine when `--time-optimisation` measured it."""
     from texnet.bench.quality import minutes_chart
 
     by_exemplar: dict[str, dict] = {}
@@ -199,7 +200,9 @@ def chart(rows: dict[str, dict], arm: str = CHART_ARM) -> Path | None:
             e = by_exemplar.setdefault(r["exemplar"], {"exemplar": r["exemplar"], "crops": r["crops"],
                                                        "opt": {"gram": r["opt"]}, "presets": {}})
             e["presets"][f"{r['minutes']:g}min"] = r["gen"]
-    budgets = sorted({b for e in by_exemplar.values() for b in e["presets"]}, key=lambda b: float(b[:-3]))
+    counts = collections.Counter(b for e in by_exemplar.values() for b in e["presets"])
+    # a budget run on part of the exemplars would put a median of other exemplars on the same line: left out
+    budgets = sorted((b for b, n in counts.items() if n == len(by_exemplar)), key=lambda b: float(b[:-3]))
     if len(budgets) < 2:
         return None
     timed = json.loads(OPT_TIME.read_text()) if OPT_TIME.exists() else None
