@@ -138,6 +138,11 @@ def run(arm: str, minutes: float, label: str, name: str, log) -> dict:
     return row
 
 
+def distance_ratio(row: dict) -> float:
+    """The samples' distance to the exemplar over the Gram optimisation's: the number every table reports."""
+    return row["gen"]["swd"] / row["opt"]["swd"]
+
+
 def table(rows: dict[str, dict]) -> str:
     """Markdown: one row per arm and budget, each exemplar's distance over the optimisation's, median and worst;
     then the same runs summarised per arm and budget."""
@@ -156,8 +161,8 @@ def table(rows: dict[str, dict]) -> str:
     lines.append("| crops (floor) | real texture | " + " | ".join(floor) + " | | | | |")
     for arm in arms:
         found = {r["exemplar"]: r for r in rows.values() if r["arm"] == arm}
-        ratios = [found[e]["gen"]["swd"] / found[e]["opt"]["swd"] for e in exemplars if e in found]
-        cells = [f"{found[e]['gen']['swd'] / found[e]['opt']['swd']:.2f}" if e in found else "-" for e in exemplars]
+        ratios = [distance_ratio(found[e]) for e in exemplars if e in found]
+        cells = [f"{distance_ratio(found[e]):.2f}" if e in found else "-" for e in exemplars]
         colors = [found[e]["gen"]["color"] / max(found[e]["opt"]["color"], 1e-6) for e in found]
         lines.append(f"| {arm} | {next(iter(found.values()))['factor']} | " + " | ".join(cells)
                      + f" | {statistics.median(ratios):.2f} | {max(ratios):.2f} | {statistics.median(colors):.2f} | "
@@ -177,7 +182,7 @@ def budget_table(rows: dict[str, dict], arms: list[str] | None = None) -> str:
              "| 3 worst | at or under 1 | colour / optimisation's (median) |", "|---|---|---|---|---|---|---|---|---|---|"]
     for arm, minutes in sorted(runs, key=lambda k: (order.index(k[0]), k[1])):
         found = runs[arm, minutes]
-        ratio = {r["exemplar"]: r["gen"]["swd"] / r["opt"]["swd"] for r in found}
+        ratio = {r["exemplar"]: distance_ratio(r) for r in found}
         worst = sorted(ratio.items(), key=lambda kv: -kv[1])[:3]
         seconds = [r["train_seconds"] for r in found]
         iterations = [r["iterations"] for r in found]
